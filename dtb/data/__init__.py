@@ -1,0 +1,1 @@
+"""Data layer: manifest and fetch, the synthetic cohort, loading, checking and preparation."""

@@ -1,0 +1,151 @@
+"""Reading and validating the task events files (``*_events.tsv``) of the TCP layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dtb.layout import FACES, STROOP, Run
+
+#: Columns each task's events file must have.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "faces": (
+        "onset", "duration", "trial_type", "response_time", "accuracy_binarized",
+        "cueStartTime", "cueEndTime", "stimLeft", "stimTop", "stimRight",
+    ),
+    "stroop": (
+        "onset", "duration", "trial_type", "response_time", "accuracy_binarized",
+        "stimulus_text", "stimulus_color",
+    ),
+}
+#: Trials per run in the TCP protocol.
+N_TRIALS = {"faces": 108, "stroop": 78}
+#: Trial types allowed per task.
+TRIAL_TYPES = {
+    "faces": {"face", "shape"},
+    "stroop": {"con1", "con2", "con3", "inc1", "inc2", "inc3", "inc4", "inc5", "inc6"},
+}
+#: Chance accuracy per task (2 buttons for Faces, 3 for Stroop).
+CHANCE = {"faces": 1 / 2, "stroop": 1 / 3}
+COLOURS = ("red", "green", "blue")
+
+
+class EventsError(ValueError):
+    """An events file that cannot be used; the message names the file."""
+
+
+def read_events(path: Path | str, run: Run) -> pd.DataFrame:
+    """Read and validate one task's events file.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``*_events.tsv`` file (BIDS, tab separated, ``n/a`` for missing).
+    run : Run
+        ``dtb.layout.FACES`` or ``dtb.layout.STROOP``.
+
+    Returns
+    -------
+    events : pandas.DataFrame, shape (n_trials, n_columns)
+        Sorted by onset, with ``response_time`` as float (NaN = no response) and
+        ``accuracy_binarized`` as float (0/1).
+
+    Raises
+    ------
+    EventsError
+        If the file is missing, unreadable, lacks a required column, has non-numeric timing,
+        unknown trial types, or trials that start after the run ends.
+    """
+    path = Path(path)
+    task = run.name
+    if task not in REQUIRED_COLUMNS:
+        raise ValueError(f"{run.name!r} is not a task run (expected faces or stroop)")
+    if not path.is_file():
+        raise EventsError(f"{path}: events file not found")
+    try:
+        df = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise EventsError(f"{path}: cannot parse events file ({exc})") from exc
+    missing = [c for c in REQUIRED_COLUMNS[task] if c not in df.columns]
+    if missing:
+        raise EventsError(f"{path}: missing column(s) {', '.join(missing)}")
+    if df.empty:
+        raise EventsError(f"{path}: no trials")
+    for col in ("onset", "duration", "response_time", "accuracy_binarized"):
+        try:
+            df[col] = pd.to_numeric(df[col], errors="raise").astype(float)
+        except (ValueError, TypeError) as exc:
+            raise EventsError(f"{path}: column {col!r} is not numeric ({exc})") from exc
+    if df["onset"].isna().any() or df["duration"].isna().any():
+        raise EventsError(f"{path}: trials without onset or duration")
+    if not np.isfinite(df[["onset", "duration"]].to_numpy()).all():
+        raise EventsError(f"{path}: non-finite onset or duration")
+    bad_types = sorted(set(df["trial_type"].astype(str)) - TRIAL_TYPES[task])
+    if bad_types:
+        raise EventsError(f"{path}: unknown trial_type(s) {bad_types}")
+    late = df["onset"] >= run.duration
+    if late.any():
+        raise EventsError(
+            f"{path}: {int(late.sum())} trial(s) start at or after the run's end "
+            f"({run.duration:.1f} s), first at {df.loc[late, 'onset'].iloc[0]:.2f} s"
+        )
+    if (df["onset"] < 0).any():
+        raise EventsError(f"{path}: negative onsets")
+    if task == "faces":
+        for col in ("cueStartTime", "cueEndTime"):
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df.sort_values("onset", kind="stable").reset_index(drop=True)
+
+
+def correct_button(events: pd.DataFrame, run: Run) -> np.ndarray:
+    """Index of the correct button per trial.
+
+    Faces: 0 = left, 1 = right (the bottom image identical to the top one).
+    Stroop: 0 = red, 1 = green, 2 = blue (the ink colour).
+
+    Returns
+    -------
+    buttons : ndarray of int, shape (n_trials,)
+    """
+    if run == FACES:
+        left = events["stimLeft"].astype(str).str.lower() == events["stimTop"].astype(str).str.lower()
+        return np.where(left.to_numpy(), 0, 1)
+    if run == STROOP:
+        colour = events["stimulus_color"].astype(str).str.lower()
+        bad = ~colour.isin(COLOURS)
+        if bad.any():
+            raise EventsError(f"unknown stimulus_color value(s) {sorted(set(colour[bad]))}")
+        return colour.map({c: i for i, c in enumerate(COLOURS)}).to_numpy()
+    raise ValueError(f"{run.name!r} is not a task run")
+
+
+#: pressed_button code for "no response".
+NO_PRESS = -1
+#: pressed_button code for "a wrong key was pressed but which one is not recorded" (Stroop errors).
+UNKNOWN_KEY = -2
+
+
+def pressed_button(events: pd.DataFrame, run: Run) -> np.ndarray:
+    """Button pressed per trial, as far as the events file tells.
+
+    Correct trials pressed the correct button; trials without a response time pressed
+    nothing (``NO_PRESS``). Faces errors pressed the other button. Stroop errors with a
+    response have no key code in the data (``UNKNOWN_KEY``).
+
+    Returns
+    -------
+    buttons : ndarray of int, shape (n_trials,)
+    """
+    correct = correct_button(events, run)
+    rt = events["response_time"].to_numpy(float)
+    acc = events["accuracy_binarized"].to_numpy(float)
+    out = np.where(acc == 1, correct, UNKNOWN_KEY if run == STROOP else 1 - correct)
+    out = np.where(np.isnan(rt), NO_PRESS, out)
+    return out.astype(int)
+
+
+def is_incongruent(events: pd.DataFrame) -> np.ndarray:
+    """Boolean per Stroop trial: incongruent (``inc*``) rather than congruent."""
+    return events["trial_type"].astype(str).str.startswith("inc").to_numpy()
