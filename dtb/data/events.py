@@ -30,6 +30,7 @@ TRIAL_TYPES = {
 #: Chance accuracy per task (2 buttons for Faces, 3 for Stroop).
 CHANCE = {"faces": 1 / 2, "stroop": 1 / 3}
 COLOURS = ("red", "green", "blue")
+_NUMERIC = ("onset", "duration", "response_time", "accuracy_binarized")
 
 
 class EventsError(ValueError):
@@ -56,7 +57,8 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
     ------
     EventsError
         If the file is missing, unreadable, lacks a required column, has non-numeric timing,
-        unknown trial types, or trials that start after the run ends.
+        unknown trial types, trials that start after the run ends, or another number of
+        trials than the protocol's (108 Faces, 78 Stroop), as a truncated file has.
     """
     path = Path(path)
     task = run.name
@@ -73,7 +75,7 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
         raise EventsError(f"{path}: missing column(s) {', '.join(missing)}")
     if df.empty:
         raise EventsError(f"{path}: no trials")
-    for col in ("onset", "duration", "response_time", "accuracy_binarized"):
+    for col in _NUMERIC:
         try:
             df[col] = pd.to_numeric(df[col], errors="raise").astype(float)
         except (ValueError, TypeError) as exc:
@@ -82,6 +84,12 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
         raise EventsError(f"{path}: trials without onset or duration")
     if not np.isfinite(df[["onset", "duration"]].to_numpy()).all():
         raise EventsError(f"{path}: non-finite onset or duration")
+    text_cols = [c for c in REQUIRED_COLUMNS[task] if c not in _NUMERIC and not c.startswith("cue")]
+    incomplete = df[text_cols].isna()
+    if incomplete.any().any():
+        row = int(np.flatnonzero(incomplete.any(axis=1).to_numpy())[0])
+        cols = [c for c in text_cols if incomplete[c].iloc[row]]
+        raise EventsError(f"{path}: trial {row + 1} lacks {', '.join(cols)} (truncated file?)")
     bad_types = sorted(set(df["trial_type"].astype(str)) - TRIAL_TYPES[task])
     if bad_types:
         raise EventsError(f"{path}: unknown trial_type(s) {bad_types}")
@@ -93,6 +101,10 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
         )
     if (df["onset"] < 0).any():
         raise EventsError(f"{path}: negative onsets")
+    if len(df) != N_TRIALS[task]:
+        raise EventsError(
+            f"{path}: {len(df)} trials, expected {N_TRIALS[task]} for {task} (truncated file?)"
+        )
     if task == "faces":
         for col in ("cueStartTime", "cueEndTime"):
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)

@@ -1,0 +1,38 @@
+# Two entry points for a fresh machine with Python 3.11 and make:
+#   make reproduce   the quick reproduction on the embedded synthetic cohort
+#   make test        the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The one install spec; environment.yml delegates to the same line (tests/test_environment.py).
+PIP_INSTALL := -e .[test,notebooks]
+STAMP  := $(VENV)/.dtb-installed
+
+.PHONY: install test reproduce lab lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet "$(PIP_INSTALL)"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+reproduce: $(STAMP)
+	$(BIN)/dtb reproduce --profile quick
+
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[lab]"
+	$(BIN)/jupyter lab notebooks/
+
+lint: $(STAMP)
+	$(BIN)/ruff check dtb tests benchmarks data-manifest notebooks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/data_pipeline.py
+
+clean:
+	rm -rf results book/_build

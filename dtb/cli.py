@@ -1,0 +1,162 @@
+"""The ``dtb`` command line (also ``python -m dtb``).
+
+Every command prints one clear message and exits non-zero on bad input; long work shows a
+progress bar; results are JSON/TSV files written atomically, never into an input folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dtb import __version__
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from dtb.data.fetch import fetch
+    from dtb.data.manifest import load_manifest, select_entries, summary
+
+    manifest = load_manifest(args.manifest)
+    entries = select_entries(
+        manifest, participants=args.participants, n=args.n, kinds=args.kinds
+    )
+    s = summary(entries)
+    print(f"fetching {s['count']} file(s), {s['bytes'] / 1e6:.1f} MB, into {args.dest}")
+    paths = fetch(args.dest, entries, base_url=args.base_url, progress=not args.quiet)
+    print(f"{len(paths)} file(s) present and verified under {args.dest}")
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from dtb.data.synth import synthesize
+
+    dest = synthesize(args.dest, args.participants, args.seed)
+    print(f"synthetic cohort of {args.participants} participant(s), seed {args.seed}: {dest}")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from dtb.data.check import check_dataset
+
+    report = check_dataset(args.root, events_only=args.events_only)
+    print(report.format())
+    return 1 if report.failed(allow_missing=args.allow_missing) else 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from dtb.data.prepare import PrepareConfig, prepare, read_meta
+
+    path = prepare(args.root, args.out, PrepareConfig(seed=args.seed), force=args.force,
+                   progress=not args.quiet)
+    meta = read_meta(path)
+    print(f"prepared {len(meta['participants'])} participant(s): {path}")
+    for s in meta["skipped"]:
+        print(f"  skipped {s['participant']} {s['run'] or ''}: {s['reason']}")
+    return 0
+
+
+def _cmd_baselines(args: argparse.Namespace) -> int:
+    from dtb.baselines import behavioural_baselines
+    from dtb.fileio import ensure_outside, write_json
+
+    ensure_outside(args.json, args.root)
+    result = behavioural_baselines(args.root)
+    write_json(args.json, result)
+    for task, t in result["tasks"].items():
+        own = t["own_mean_rt"]
+        r = "n/a" if own["r"] is None else f"{own['r']:.3f} [{own['ci_low']:.3f}, {own['ci_high']:.3f}]"
+        print(
+            f"{task}: {t['n_used']} used ({t['n_excluded_chance']} at/below chance); "
+            f"own-mean RT r = {r}; always-correct concordance = "
+            f"{t['always_correct']['concordance_mean']}"
+        )
+    for s in result["skipped"]:
+        print(f"  skipped {s['participant']} {s['run']}: {s['reason']}")
+    print(f"wrote {args.json}")
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from dtb.reproduce import reproduce
+
+    reproduce(profile=args.profile, data=args.data, out=args.out, participants=args.participants,
+              seed=args.seed)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dtb``."""
+    p = argparse.ArgumentParser(prog="dtb", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"dtb {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="get, synthesise and check TCP-layout datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+
+    f = dsub.add_parser("fetch", help="download ds005237 files listed in the data manifest")
+    f.add_argument("dest", type=Path, help="destination folder (becomes a TCP-layout root)")
+    who = f.add_mutually_exclusive_group()
+    who.add_argument("--participants", nargs="+", metavar="ID", help="participant ids")
+    who.add_argument("--n", type=int, metavar="N", help="the first N participants (sorted)")
+    f.add_argument("--kinds", nargs="+", metavar="KIND",
+                   help="file kinds: participants events timeseries motion phenotype")
+    f.add_argument("--manifest", type=Path, default=None, help="manifest file (default: shipped)")
+    f.add_argument("--base-url", default=None, help="override the manifest's download URL")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=_cmd_fetch)
+
+    s = dsub.add_parser("synth", help="write the ground-truth synthetic cohort in TCP layout")
+    s.add_argument("dest", type=Path)
+    s.add_argument("--participants", type=int, default=40, metavar="N")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_synth)
+
+    c = dsub.add_parser("check", help="validate a TCP-layout dataset (read-only)")
+    c.add_argument("root", type=Path)
+    c.add_argument("--events-only", action="store_true", help="check only the events files")
+    c.add_argument("--allow-missing", action="store_true",
+                   help="list missing runs but do not fail on them")
+    c.set_defaults(func=_cmd_check)
+
+    pr = sub.add_parser("prepare", help="FC, 80 ms inputs/targets and windows -> one cache file")
+    pr.add_argument("root", type=Path)
+    pr.add_argument("--out", type=Path, required=True, help="cache folder (outside ROOT)")
+    pr.add_argument("--seed", type=int, default=0, help="seed of the face-image codes")
+    pr.add_argument("--force", action="store_true", help="rebuild even if the cache is current")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=_cmd_prepare)
+
+    b = sub.add_parser("baselines", help="events-only behavioural baselines")
+    b.add_argument("root", type=Path)
+    b.add_argument("--json", type=Path, required=True, help="output JSON file")
+    b.set_defaults(func=_cmd_baselines)
+
+    r = sub.add_parser("reproduce", help="run every stage and the notebooks")
+    r.add_argument("--profile", choices=["quick", "paper"], default="quick")
+    r.add_argument("--data", type=Path, default=None,
+                   help="TCP-layout dataset (default: a synthetic cohort made on the fly)")
+    r.add_argument("--out", type=Path, default=Path("results"))
+    r.add_argument("--participants", type=int, default=None,
+                   help="synthetic cohort size (default: the profile's)")
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(func=_cmd_reproduce)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        print(f"dtb: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("dtb: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
