@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from dtb import __version__
+from dtb.errors import DtbError
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -20,7 +21,8 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
     manifest = load_manifest(args.manifest)
     entries = select_entries(
-        manifest, participants=args.participants, n=args.n, kinds=args.kinds
+        manifest, participants=args.participants, n=args.n, kinds=args.kinds,
+        verified_only=args.verified_only,
     )
     s = summary(entries)
     print(f"fetching {s['count']} file(s), {s['bytes'] / 1e6:.1f} MB, into {args.dest}")
@@ -78,6 +80,33 @@ def _cmd_baselines(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from dtb.train import TrainConfig, train
+
+    overrides = {k: v for k, v in {
+        "protocol": args.protocol, "control": args.control, "fold": args.fold,
+        "n_folds": args.n_folds, "shuffle_shift": args.shift, "seed": args.seed,
+        "max_epochs": args.max_epochs, "lr": args.lr,
+    }.items() if v is not None}
+    cfg = TrainConfig.for_profile(args.profile, **overrides)
+    run = train(args.cache, args.out, cfg, device=args.device, resume=args.resume,
+                max_steps=args.max_steps, progress=not args.quiet)
+    print(f"run written to {run}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from dtb.evaluate import evaluate
+
+    metrics = evaluate(args.runs, args.out, device=args.device, progress=not args.quiet)
+    for task, m in metrics["behaviour"].items():
+        r = m["rt"]
+        rs = "n/a" if r["r"] is None else f"{r['r']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        print(f"{task}: RT r = {rs} (n = {r['n']}), concordance = {m['concordance_mean']:.3f}")
+    print(f"wrote {args.out}/metrics.json and behaviour.tsv")
+    return 0
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from dtb.reproduce import reproduce
 
@@ -102,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--n", type=int, metavar="N", help="the first N participants (sorted)")
     f.add_argument("--kinds", nargs="+", metavar="KIND",
                    help="file kinds: participants events timeseries motion phenotype")
+    f.add_argument("--verified-only", action="store_true",
+                   help="skip files whose checksum the manifest does not know")
     f.add_argument("--manifest", type=Path, default=None, help="manifest file (default: shipped)")
     f.add_argument("--base-url", default=None, help="override the manifest's download URL")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -133,6 +164,32 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", type=Path, required=True, help="output JSON file")
     b.set_defaults(func=_cmd_baselines)
 
+    t = sub.add_parser("train", help="train the hypernetwork twin (or a control) on a cache")
+    t.add_argument("cache", type=Path, help="prepared cohort (.npz from dtb prepare)")
+    t.add_argument("--out", type=Path, required=True, help="run folder")
+    t.add_argument("--profile", choices=["quick", "paper"], default="quick")
+    t.add_argument("--protocol", choices=["paper", "zero-shot"], default=None)
+    t.add_argument("--control", choices=["none", "shuffle", "direct-input"], default=None)
+    t.add_argument("--fold", type=int, default=None, help="zero-shot fold held out")
+    t.add_argument("--n-folds", type=int, default=None)
+    t.add_argument("--shift", type=int, default=None, help="cyclic shift of the shuffle control")
+    t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--max-epochs", type=int, default=None)
+    t.add_argument("--lr", type=float, default=None)
+    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="score trained twins on the test part")
+    e.add_argument("runs", type=Path, nargs="+",
+                   help="a run folder, or all fold runs of one zero-shot protocol")
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=_cmd_evaluate)
+
     r = sub.add_parser("reproduce", help="run every stage and the notebooks")
     r.add_argument("--profile", choices=["quick", "paper"], default="quick")
     r.add_argument("--data", type=Path, default=None,
@@ -150,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError, OSError) as exc:
+    except (ValueError, OSError, DtbError) as exc:
         print(f"dtb: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dtb.errors import DtbError
+
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-class NotebookError(RuntimeError):
+class NotebookError(DtbError):
     """A notebook failed; the message names the notebook and the cell."""
 
 

@@ -1,0 +1,150 @@
+"""``dtb evaluate``: what the trained twins predict on the held-out test part.
+
+Behaviour, per participant and task: the twin's choices and reaction times on the test part
+(second 196.8 s of each run), its choice concordance with the participant, and observed vs
+predicted mean RT across participants (Pearson r with a 95% CI), with participants at or below
+chance accuracy excluded as in the paper. Zero-shot runs predict only their held-out fold, so
+the k fold runs together predict everyone from FC alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from dtb.baselines import pearson_with_ci
+from dtb.data.events import CHANCE
+from dtb.data.prepare import PreparedCohort, load_prepared
+from dtb.fileio import write_json, write_text
+from dtb.protocols import fc_source, held_out_participants
+from dtb.provenance import code_version
+from dtb.responses import concordance, model_responses, observed_rt, trials_in_part
+from dtb.train import TASK_NAMES, load_checkpoint, network_from_checkpoint
+from dtb.twin import DigitalTwin
+
+
+def evaluated_rows(train_cfg, n: int) -> np.ndarray:
+    """Participants a run predicts: everyone (paper) or its held-out fold (zero-shot)."""
+    if train_cfg.protocol == "zero-shot":
+        return held_out_participants(n, fold=train_cfg.fold, n_folds=train_cfg.n_folds,
+                                     seed=train_cfg.seed)
+    return np.arange(n)
+
+
+def predict_behaviour(
+    run_dir: Path | str,
+    cohort: PreparedCohort | None = None,
+    *,
+    checkpoint: str = "best.pt",
+    device: str = "cpu",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Simulate each evaluated participant's twin on both tasks and score the test part.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A ``dtb train`` run folder.
+    cohort : PreparedCohort, optional
+        The cohort the run was trained on (loaded from the run's record when omitted); a cohort
+        with another hash is refused.
+    checkpoint : str
+        ``best.pt`` (lowest validation loss) or ``checkpoint.pt`` (latest).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per participant and task: ``participant, task, protocol, control, fold,
+        pred_rt, obs_rt, concordance, accuracy, n_trials, n_model_responses``.
+    """
+    run_dir = Path(run_dir)
+    blob = load_checkpoint(run_dir / checkpoint, map_location=device)
+    if cohort is None:
+        import json
+
+        cohort = load_prepared(json.loads((run_dir / "run.json").read_text())["cache"])
+    if blob["data_key"] != cohort.key:
+        raise ValueError(
+            f"{run_dir}: trained on cohort {blob['data_key'][:16]}, not on {cohort.key[:16]}"
+        )
+    network, tc, _ = network_from_checkpoint(blob, device)
+    n = len(cohort.participants)
+    src = fc_source(tc.control, n, tc.shuffle_shift)
+    cfg = cohort.meta["config"]
+    test0, test1 = cfg["n_train"], cfg["n_train"] + cfg["n_test"]
+    rows = []
+    for i in tqdm(evaluated_rows(tc, n), desc=f"evaluate {run_dir.name}", disable=not progress):
+        twin = DigitalTwin.from_fc(torch.from_numpy(cohort["fc"][src[i]]), network)
+        for task in TASK_NAMES:
+            if not cohort[f"{task}_present"][i]:
+                continue
+            sim = twin.simulate(cohort[f"{task}_inputs"][i])
+            trials = trials_in_part(cohort[f"{task}_trials"][i], test0, test1)
+            choice, rt = model_responses(sim.action_prob, trials)
+            obs = observed_rt(trials)
+            rows.append({
+                "participant": cohort.participants[i],
+                "task": task,
+                "protocol": tc.protocol,
+                "control": tc.control,
+                "shift": tc.shuffle_shift if tc.control == "shuffle" else 0,
+                "fold": tc.fold if tc.protocol == "zero-shot" else -1,
+                "pred_rt": float(np.nanmean(rt)) if np.isfinite(rt).any() else np.nan,
+                "obs_rt": float(np.nanmean(obs)) if np.isfinite(obs).any() else np.nan,
+                "concordance": concordance(choice, trials),
+                "accuracy": float(cohort[f"{task}_accuracy"][i]),
+                "n_trials": int(len(trials)),
+                "n_model_responses": int(np.isfinite(rt).sum()),
+            })
+    return pd.DataFrame(rows)
+
+
+def summarise_behaviour(table: pd.DataFrame) -> dict:
+    """Per task: observed vs predicted mean RT (r, 95% CI) and concordance (mean, SD).
+
+    Participants at or below chance accuracy are excluded; participants for whom the twin never
+    crossed threshold have no predicted RT and are counted in ``n_no_model_rt``.
+    """
+    out = {}
+    for task, t in table.groupby("task"):
+        above = t[t["accuracy"] > CHANCE[task]]
+        ok = above[np.isfinite(above["pred_rt"]) & np.isfinite(above["obs_rt"])]
+        out[task] = {
+            "n_participants": int(len(t)),
+            "n_excluded_chance": int(len(t) - len(above)),
+            "n_no_model_rt": int(len(above) - len(ok)),
+            "rt": pearson_with_ci(ok["obs_rt"].to_numpy(), ok["pred_rt"].to_numpy()),
+            "rt_mae_s": float(np.abs(ok["obs_rt"] - ok["pred_rt"]).mean()) if len(ok) else None,
+            "concordance_mean": float(above["concordance"].mean()) if len(above) else None,
+            "concordance_sd": float(above["concordance"].std()) if len(above) > 1 else None,
+        }
+    return out
+
+
+def evaluate(run_dirs: list[Path | str], out: Path | str, *, device: str = "cpu",
+             progress: bool = True) -> dict:
+    """Evaluate one run, or the k fold runs of a zero-shot protocol together; write results.
+
+    Writes ``out/behaviour.tsv`` (per participant and task) and ``out/metrics.json``.
+    """
+    out = Path(out)
+    tables = [predict_behaviour(r, device=device, progress=progress) for r in run_dirs]
+    table = pd.concat(tables, ignore_index=True)
+    dup = table.duplicated(["participant", "task"])
+    if dup.any():
+        raise ValueError(
+            f"participant {table.loc[dup, 'participant'].iloc[0]} is predicted by more than one "
+            "run: evaluate the folds of one zero-shot protocol, or one run"
+        )
+    metrics = {
+        "code_version": code_version(),
+        "runs": [str(Path(r).resolve()) for r in run_dirs],
+        "behaviour": summarise_behaviour(table),
+    }
+    write_text(out / "behaviour.tsv", table.to_csv(sep="\t", index=False))
+    write_json(out / "metrics.json", metrics)
+    return metrics

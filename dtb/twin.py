@@ -1,0 +1,141 @@
+"""A participant's digital twin: generated once from an FC vector, then run on any task input.
+
+>>> twin = DigitalTwin.from_fc(fc, network)          # doctest: +SKIP
+>>> out = twin.simulate(inputs)                      # (T, 9) task inputs at 80 ms
+>>> choice, rt = twin.respond(inputs, trials)        # per-trial choices and RTs (s)
+
+Works for a participant the model never saw: only the FC is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dtb.layout import UPSAMPLE
+from dtb.responses import model_responses
+
+
+@dataclass
+class Simulation:
+    """Output of :meth:`DigitalTwin.simulate`.
+
+    Attributes
+    ----------
+    action_prob : ndarray, shape (T, 3)
+        Press probabilities at 80 ms steps.
+    bold : ndarray, shape (T, 20)
+        Predicted z-scored BOLD at 80 ms steps.
+    """
+
+    action_prob: np.ndarray
+    bold: np.ndarray
+
+    def bold_at_tr(self, offset: int = 0) -> np.ndarray:
+        """BOLD back at TR 0.8 s: the steps at acquisition times (every 10th step).
+
+        Parameters
+        ----------
+        offset : int
+            Step index of the simulation's first step within the run; steps whose run index
+            is a multiple of 10 are volumes.
+
+        Returns
+        -------
+        bold : ndarray, shape (n_volumes, 20)
+        """
+        first = (-offset) % UPSAMPLE
+        return self.bold[first::UPSAMPLE]
+
+
+class DigitalTwin:
+    """One participant's twin: a trained network plus that participant's FC.
+
+    For a hypernetwork model the main-network weights are generated once, at construction, and
+    kept (``params``), so they can also be inspected or edited (virtual interventions).
+
+    Parameters
+    ----------
+    network : dtb.train.Network
+        A trained network (``dtb.train.network_from_checkpoint``).
+    fc : torch.Tensor, shape (n_fc,)
+        Raw Fisher-z FC vector of the participant.
+    """
+
+    def __init__(self, network, fc: torch.Tensor):
+        self.network = network.eval()
+        n_fc = network.fc_mean.shape[0]
+        fc = torch.as_tensor(fc, dtype=torch.float32, device=network.fc_mean.device)
+        if fc.shape != (n_fc,):
+            raise ValueError(f"FC vector of shape {tuple(fc.shape)}, the model expects ({n_fc},)")
+        if not torch.isfinite(fc).all():
+            raise ValueError("FC vector holds NaN/Inf")
+        self.fc = fc
+        core = network.core
+        with torch.no_grad():
+            self.params = core.generate(network.normalise(fc[None])) if hasattr(core, "generate") else None
+
+    @classmethod
+    def from_fc(cls, fc, network) -> DigitalTwin:
+        """Generate the twin of the participant with FC vector ``fc`` (shape (n_fc,))."""
+        return cls(network, fc)
+
+    @torch.no_grad()
+    def simulate(self, inputs: np.ndarray, window: int = 262, burn_in: int = 50) -> Simulation:
+        """Run the twin on a task input sequence.
+
+        The twin was trained on windows that start from a zero state, so a long input is run
+        in windows too: each window starts ``burn_in`` steps early from h = 0 and only its last
+        ``window - burn_in`` outputs are kept; all windows run as one batch.
+
+        Parameters
+        ----------
+        inputs : ndarray, shape (T, 9)
+        window, burn_in : int
+
+        Returns
+        -------
+        simulation : Simulation
+        """
+        x = torch.as_tensor(np.asarray(inputs), dtype=torch.float32, device=self.fc.device)
+        if x.ndim != 2 or x.shape[1] != 9:
+            raise ValueError(f"inputs must have shape (T, 9), got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("inputs hold NaN/Inf")
+        if not 0 <= burn_in < window:
+            raise ValueError("burn_in must be in 0..window-1")
+        t_total = x.shape[0]
+        keep = window - burn_in
+        starts = list(range(0, t_total, keep))
+        # padding shows nothing but keeps the task flag (dim 8) of the run
+        blank = torch.zeros_like(x[:1])
+        blank[:, 8] = x[0, 8]
+        padded = torch.cat([blank.expand(burn_in, -1), x, blank.expand(keep, -1)])
+        batch = torch.stack([padded[s : s + window] for s in starts])
+        owner = torch.zeros(len(starts), dtype=torch.long, device=x.device)
+        if self.params is not None:
+            logits, bold = self.network.core.run_main(self.params, batch, owner)
+        else:
+            logits, bold = self.network(self.fc[None], batch, owner)
+        prob = torch.sigmoid(logits)[:, burn_in:].reshape(-1, logits.shape[-1])[:t_total]
+        bold = bold[:, burn_in:].reshape(-1, bold.shape[-1])[:t_total]
+        return Simulation(prob.cpu().numpy(), bold.cpu().numpy())
+
+    def respond(self, inputs: np.ndarray, trials: np.ndarray, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+        """Choices and RTs of the twin for the trials of a run (see :mod:`dtb.responses`).
+
+        Parameters
+        ----------
+        inputs : ndarray, shape (T, 9)
+        trials : ndarray, shape (n_trials, 7)
+            Trial table whose onset steps index ``inputs``.
+
+        Returns
+        -------
+        choice : ndarray of int, shape (n_trials,)
+        rt : ndarray of float, shape (n_trials,)
+        """
+        sim = self.simulate(inputs, **kwargs)
+        return model_responses(sim.action_prob, trials)
