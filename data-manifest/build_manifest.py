@@ -12,6 +12,12 @@ Inputs, all under ``--tcp``:
 - ``participants.tsv`` and the ``sub-*/func/*_events.tsv`` files, hashed from the files themselves;
 - ``dataset_description.json``, for the dataset version.
 
+The dataset has a task's events file wherever it has that task's BOLD image
+(``sub-X/func/sub-X_task-<task>_run-01_bold.nii.gz``, listed in the index). An events file of such
+a run that is absent from ``--tcp`` is listed by its path alone, with ``size`` and ``sha256`` null
+and ``"checksum": "unknown"`` (a fetch downloads it without verification); every other entry has
+``"checksum": "sha256"``.
+
 Outputs: the manifest (``--out``), its JSON Schema beside it (``schema.json``, written from
 ``dtb.data.manifest.SCHEMA``) and the copy packaged with dtb (``--package-copy``, default
 ``dtb/resources/ds005237.json``). The output depends only on the inputs: no dates, sorted entries,
@@ -107,6 +113,10 @@ _H5_RE = re.compile(
     r"Atlas_hp2000_clean_GSR_parcellated\.h5$"
 )
 _PHENOTYPE_RE = re.compile(r"^phenotype/[^/]+\.tsv$")
+#: A task run's BOLD image in the index: the dataset has that run's events file beside it.
+_BOLD_RE = re.compile(
+    r"^(sub-NDARINV[A-Z0-9]+)/func/\1_task-([A-Za-z]+)_run-(\d\d)_bold\.nii\.gz$"
+)
 
 
 def run_label(run: Run) -> str:
@@ -149,15 +159,18 @@ def dataset_version(tcp: Path) -> str:
     return m.group(1)
 
 
-def entry(path: str, size: int, sha256: str, kind: str, participant: str | None,
+def entry(path: str, size: int | None, sha256: str | None, kind: str, participant: str | None,
           run: Run | None) -> dict:
-    """One manifest entry."""
+    """One manifest entry; ``size`` and ``sha256`` both ``None`` make it unverified."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r} for {path}")
+    if (size is None) != (sha256 is None):
+        raise ValueError(f"{path}: give both size and sha256, or neither")
     return {
         "path": path,
-        "size": int(size),
+        "size": None if size is None else int(size),
         "sha256": sha256,
+        "checksum": "unknown" if sha256 is None else "sha256",
         "kind": kind,
         "participant": participant,
         "run": None if run is None else run_label(run),
@@ -170,6 +183,19 @@ def text_entry(tcp: Path, rel: str, kind: str, participant: str | None,
     """Entry of a small text file present under ``tcp``, hashed from the file."""
     f = tcp / rel
     return entry(rel, f.stat().st_size, sha256_file(f), kind, participant, run)
+
+
+def indexed_events(index: dict[str, tuple[int, str]]) -> list[tuple[str, Run]]:
+    """``(participant, run)`` of every events run whose BOLD image the index lists, sorted."""
+    wanted = {(r.bids_task, r.run): r for r in EVENTS_RUNS}
+    out = []
+    for path in index:
+        m = _BOLD_RE.match(path)
+        if m:
+            run = wanted.get((m.group(2), int(m.group(3))))
+            if run is not None:
+                out.append((m.group(1), run))
+    return sorted(out, key=lambda sr: (sr[0], sr[1].bids_task, sr[1].run))
 
 
 def participant_ids(tcp: Path) -> list[str]:
@@ -204,11 +230,19 @@ def build(tcp: Path) -> dict:
     index = read_index(index_path)
     files: list[dict] = [text_entry(tcp, "participants.tsv", "participants", None, None)]
 
+    listed: set[str] = set()
     for sub in participant_ids(tcp):
         for run in EVENTS_RUNS:
             rel = events_relpath(sub, run)
             if (tcp / rel).is_file():
                 files.append(text_entry(tcp, rel, "events", sub, run))
+                listed.add(rel)
+    # events files the dataset has (its BOLD image is indexed) but the folder lacks: path only
+    for sub, run in indexed_events(index):
+        rel = events_relpath(sub, run)
+        if rel not in listed:
+            files.append(entry(rel, None, None, "events", sub, run))
+            listed.add(rel)
 
     wanted = {(r.bids_task, r.run): r for r in TIMESERIES_RUNS}
     for path, (size, sha) in index.items():
@@ -239,7 +273,11 @@ def build(tcp: Path) -> dict:
         "source": {
             "index": "annexed_files.tsv",
             "index_sha256": sha256_file(index_path),
-            "text_files": "participants.tsv and events .tsv files, hashed from the files",
+            "text_files": (
+                "participants.tsv and events .tsv files, hashed from the files; the events files "
+                "of indexed task BOLD images that were not at hand are listed without size and "
+                "hash (checksum 'unknown')"
+            ),
         },
         "totals": manifest_totals(files),
         "files": files,
@@ -280,9 +318,11 @@ def main(argv: list[str] | None = None) -> int:
     for path in outputs:
         path.chmod(0o644)  # plain readable data files, like the rest of the tree
     t = manifest["totals"]
-    print(f"{args.out}: {t['files']} files, {t['bytes']} bytes, {t['participants']} participants")
+    print(f"{args.out}: {t['files']} files ({t['unverified']} unverified), {t['bytes']} bytes "
+          f"(known sizes), {t['participants']} participants")
     for kind, k in t["kinds"].items():
-        print(f"  {kind:<12} {k['files']:>5} files {k['bytes']:>12} bytes")
+        print(f"  {kind:<12} {k['files']:>5} files {k['bytes']:>12} bytes "
+              f"{k['unverified']:>5} unverified")
     return 0
 
 

@@ -25,9 +25,12 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         verified_only=args.verified_only,
     )
     s = summary(entries)
-    print(f"fetching {s['count']} file(s), {s['bytes'] / 1e6:.1f} MB, into {args.dest}")
+    print(f"fetching {s['count']} file(s), {s['bytes'] / 1e6:.1f} MB, into {args.dest}"
+          + (f" ({s['unverified']} without a known checksum)" if s["unverified"] else ""))
     paths = fetch(args.dest, entries, base_url=args.base_url, progress=not args.quiet)
-    print(f"{len(paths)} file(s) present and verified under {args.dest}")
+    print(f"{len(paths.verified)} file(s) present and verified by SHA-256 under {args.dest}")
+    if paths.unverified:
+        print(f"{len(paths.unverified)} file(s) present whose checksum the manifest does not know")
     return 0
 
 

@@ -20,14 +20,22 @@ import h5py
 import numpy as np
 import pytest
 
-from dtb.data.fetch import FetchError, fetch
-from dtb.data.manifest import load_manifest, manifest_totals, select_entries, validate_manifest
+from dtb.data.fetch import FetchError, FetchResult, fetch
+from dtb.data.manifest import (
+    SCHEMA_VERSION,
+    load_manifest,
+    manifest_totals,
+    select_entries,
+    validate_manifest,
+)
 from dtb.layout import FACES, H5_KEY, REST, STROOP, events_relpath, timeseries_relpath
 from dtb.provenance import sha256_file
 
 SUBS = ("sub-NDARINVAA111AAA", "sub-NDARINVBB222BBB")
 PREFIX = "/ds005237/"
 H5_REL = timeseries_relpath(SUBS[0], REST)
+#: An events file the test manifests list without a checksum (as the real one does for some).
+UNV_REL = events_relpath(SUBS[1], FACES)
 FAST = {"progress": False, "retry_wait": 0.0, "timeout": 5.0}
 
 
@@ -100,8 +108,11 @@ def _make_tree(root: Path) -> None:
         f.create_dataset(H5_KEY, data=rng.standard_normal((434, 30)))  # ~100 kB: several chunks
 
 
-def _manifest_for(root: Path, base_url: str) -> dict:
-    """A manifest of the tree under ``root``, in the format of data-manifest/ds005237.json."""
+def _manifest_for(root: Path, base_url: str, unknown: tuple[str, ...] = ()) -> dict:
+    """A manifest of the tree under ``root``, in the format of data-manifest/ds005237.json.
+
+    The events files named in ``unknown`` are listed without size and hash (checksum unknown).
+    """
     files = []
     for f in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = f.relative_to(root).as_posix()
@@ -112,12 +123,15 @@ def _manifest_for(root: Path, base_url: str) -> dict:
             run = "hammerAP_run-01" if "hammerAP" in rel else "stroopAP_run-01"
         else:
             kind, sub, run = "timeseries", SUBS[0], "restAP_run-01"
+        known = rel not in unknown
         files.append(
-            {"path": rel, "size": f.stat().st_size, "sha256": sha256_file(f), "kind": kind,
+            {"path": rel, "size": f.stat().st_size if known else None,
+             "sha256": sha256_file(f) if known else None,
+             "checksum": "sha256" if known else "unknown", "kind": kind,
              "participant": sub, "run": run, "url": base_url + rel}
         )
     manifest = {
-        "schema_version": "1.0",
+        "schema_version": SCHEMA_VERSION,
         "dataset": {"id": "ds005237", "name": "test tree", "doi": "10.18112/openneuro.ds005237",
                     "version": "1.1.3", "licence": "CC0",
                     "landing_page": "https://openneuro.org/datasets/ds005237"},
@@ -164,8 +178,18 @@ def entries(remote) -> list[dict]:
     return _manifest_for(remote.root, "https://openneuro.invalid/ds005237/")["files"]
 
 
+@pytest.fixture
+def mixed(remote) -> list[dict]:
+    """Entries as ``entries``, but with ``UNV_REL`` listed without size and hash."""
+    return _manifest_for(remote.root, "https://openneuro.invalid/ds005237/", (UNV_REL,))["files"]
+
+
 def _leftovers(dest: Path) -> list[Path]:
     return sorted(p for p in dest.rglob("*.part"))
+
+
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_fetch_downloads_and_verifies(remote, entries, tmp_path):
@@ -332,3 +356,136 @@ def test_cli_fetch(remote, tmp_path, capsys):
     assert (dest / H5_REL).is_file() and (dest / events_relpath(SUBS[0], FACES)).is_file()
     assert not (dest / events_relpath(SUBS[1], FACES)).exists()
     assert "present and verified" in capsys.readouterr().out
+
+
+# --- entries without a checksum ------------------------------------------------------------
+
+
+def test_unverified_entry_is_downloaded_and_named_in_a_warning(remote, mixed, tmp_path, caplog):
+    dest = tmp_path / "tcp"
+    with caplog.at_level(logging.INFO, logger="dtb.data.fetch"):
+        paths = fetch(dest, mixed, base_url=remote.base_url, **FAST)
+    assert isinstance(paths, FetchResult)
+    assert paths == [dest / e["path"] for e in mixed]
+    assert paths.unverified == [dest / UNV_REL]
+    assert dest / UNV_REL not in paths.verified and len(paths.verified) == len(mixed) - 1
+    assert (dest / UNV_REL).read_bytes() == (remote.root / UNV_REL).read_bytes()
+    warnings = _warnings(caplog)
+    named = [w for w in warnings if UNV_REL in w and "UNVERIFIED" in w]
+    assert len(named) == 1 and sha256_file(remote.root / UNV_REL) in named[0]
+    assert warnings[-1].startswith(f"1 of {len(mixed)} file(s) could not be verified")
+    assert not [w for w in warnings if any(e["path"] in w for e in mixed if e["path"] != UNV_REL)]
+    assert _leftovers(dest) == []
+
+
+def test_unverified_entry_with_connection_dropped_leaves_nothing(remote, mixed, tmp_path, caplog):
+    remote.drop[UNV_REL] = "always"
+    dest = tmp_path / "tcp"
+    with caplog.at_level(logging.WARNING, logger="dtb.data.fetch"), \
+            pytest.raises(FetchError) as info:
+        fetch(dest, mixed, base_url=remote.base_url, retries=2, **FAST)
+    assert UNV_REL in str(info.value) and "download failed after 3 attempt" in str(info.value)
+    assert remote.requests(UNV_REL) == 3  # retried like any other file
+    assert not (dest / UNV_REL).exists()  # half a body is never kept, even without a hash
+    assert _leftovers(dest) == []
+    assert sum("retrying" in w for w in _warnings(caplog)) == 2
+
+
+def test_unverified_entry_with_connection_dropped_once_is_retried(remote, mixed, tmp_path):
+    remote.drop[UNV_REL] = "once"
+    dest = tmp_path / "tcp"
+    paths = fetch(dest, mixed, base_url=remote.base_url, retries=1, **FAST)
+    assert remote.requests(UNV_REL) == 2
+    assert (dest / UNV_REL).read_bytes() == (remote.root / UNV_REL).read_bytes()
+    assert paths.unverified == [dest / UNV_REL]
+    assert _leftovers(dest) == []
+
+
+def test_unverified_entry_with_empty_body_is_not_kept(remote, mixed, tmp_path):
+    remote.override[UNV_REL] = b""
+    dest = tmp_path / "tcp"
+    with pytest.raises(FetchError, match="empty"):
+        fetch(dest, mixed, base_url=remote.base_url, retries=1, **FAST)
+    assert not (dest / UNV_REL).exists()
+    assert _leftovers(dest) == []
+
+
+def test_present_unverified_file_is_skipped_only_if_not_empty(remote, mixed, tmp_path, caplog):
+    dest = tmp_path / "tcp"
+    fetch(dest, mixed, base_url=remote.base_url, **FAST)
+    first = remote.requests()
+    (dest / UNV_REL).write_text("edited locally\n")  # cannot be told from the right file
+    with caplog.at_level(logging.WARNING, logger="dtb.data.fetch"):
+        paths = fetch(dest, mixed, base_url=remote.base_url, **FAST)
+    assert remote.requests() == first
+    assert (dest / UNV_REL).read_text() == "edited locally\n"
+    assert paths.unverified == [dest / UNV_REL]
+    assert any(UNV_REL in w and "present" in w and "UNVERIFIED" in w for w in _warnings(caplog))
+    (dest / UNV_REL).write_bytes(b"")  # an empty one is fetched again
+    fetch(dest, mixed, base_url=remote.base_url, **FAST)
+    assert remote.requests(UNV_REL) == 2
+    assert (dest / UNV_REL).read_bytes() == (remote.root / UNV_REL).read_bytes()
+
+
+def test_verified_only_leaves_out_unknown_checksums(remote, mixed, tmp_path, caplog):
+    dest = tmp_path / "tcp"
+    with caplog.at_level(logging.WARNING, logger="dtb.data.fetch"):
+        paths = fetch(dest, mixed, base_url=remote.base_url, verified_only=True, **FAST)
+    assert paths == [dest / e["path"] for e in mixed if e["path"] != UNV_REL]
+    assert paths.unverified == []
+    assert not (dest / UNV_REL).exists() and remote.requests(UNV_REL) == 0
+    assert _warnings(caplog) == []
+
+
+def test_select_verified_only_with_a_manifest_file(remote, tmp_path):
+    mpath = tmp_path / "manifest.json"
+    mpath.write_text(json.dumps(_manifest_for(remote.root, remote.base_url, (UNV_REL,))))
+    manifest = load_manifest(mpath)
+    assert manifest["totals"]["unverified"] == 1
+    chosen = select_entries(manifest, participants=[SUBS[1]])
+    assert UNV_REL in {e["path"] for e in chosen}
+    verified = select_entries(manifest, participants=[SUBS[1]], verified_only=True)
+    assert {e["path"] for e in verified} == {"participants.tsv", events_relpath(SUBS[1], STROOP)}
+    paths = fetch(tmp_path / "tcp", chosen, **FAST)
+    assert paths.unverified == [tmp_path / "tcp" / UNV_REL]
+
+
+def test_entry_claiming_a_checksum_without_one_is_refused(entries, tmp_path):
+    e = dict(entries[0], sha256=None)
+    with pytest.raises(ValueError, match="no size or SHA-256"):
+        fetch(tmp_path / "tcp", [e], base_url="http://127.0.0.1:9/", **FAST)
+
+
+def test_unverified_body_shorter_than_content_length_is_not_kept(remote, mixed, tmp_path,
+                                                                   monkeypatch):
+    """A body cut short without the transport noticing is caught by the announced length."""
+    import pooch
+
+    real = pooch.HTTPDownloader.__call__
+
+    def short(self, url, output_file, pooch_, check_only=False):
+        real(self, url, output_file, pooch_, check_only)
+        if url.endswith(UNV_REL):
+            Path(output_file).write_bytes(Path(output_file).read_bytes()[:10])
+
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", short)
+    dest = tmp_path / "tcp"
+    with pytest.raises(FetchError, match=r"received 10 of the \d+ bytes announced") as info:
+        fetch(dest, mixed, base_url=remote.base_url, retries=1, **FAST)
+    assert UNV_REL in str(info.value)
+    assert remote.requests(UNV_REL) == 2
+    assert not (dest / UNV_REL).exists()
+    assert _leftovers(dest) == []
+
+
+def test_announced_length_ignores_encoded_bodies():
+    from dtb.data.fetch import _Headers
+
+    h = _Headers()
+    assert h.expected_length() is None
+    h.headers = {"Content-Length": "42"}
+    assert h.expected_length() == 42
+    h.headers = {"content-length": "42", "Content-Encoding": "gzip"}
+    assert h.expected_length() is None  # the length of the compressed body, not of the file
+    h.headers = {"Transfer-Encoding": "chunked"}
+    assert h.expected_length() is None

@@ -6,6 +6,7 @@ import copy
 import csv
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -16,6 +17,7 @@ from dtb.data.manifest import (
     KINDS,
     MANIFEST_PATH,
     SCHEMA,
+    is_verified,
     load_manifest,
     select_entries,
     summary,
@@ -102,12 +104,39 @@ def test_every_url_is_base_url_plus_path(raw):
 def test_totals_add_up(raw):
     files = raw["files"]
     assert raw["totals"]["files"] == len(files) == len({e["path"] for e in files})
-    assert raw["totals"]["bytes"] == sum(e["size"] for e in files)
+    assert raw["totals"]["bytes"] == sum(e["size"] or 0 for e in files)
+    assert raw["totals"]["unverified"] == sum(e["checksum"] == "unknown" for e in files)
     for kind in KINDS:
         sel = [e for e in files if e["kind"] == kind]
-        assert raw["totals"]["kinds"][kind] == {"files": len(sel),
-                                               "bytes": sum(e["size"] for e in sel)}
+        assert raw["totals"]["kinds"][kind] == {
+            "files": len(sel),
+            "bytes": sum(e["size"] or 0 for e in sel),
+            "unverified": sum(e["checksum"] == "unknown" for e in sel),
+        }
     assert [e["path"] for e in files] == sorted(e["path"] for e in files)
+
+
+def test_only_events_entries_are_unverified(raw):
+    unknown = [e for e in raw["files"] if e["checksum"] == "unknown"]
+    assert unknown, "the committed manifest lists events files without a checksum"
+    assert {e["kind"] for e in unknown} == {"events"}
+    assert all(e["size"] is None and e["sha256"] is None for e in unknown)
+    known = [e for e in raw["files"] if e["checksum"] != "unknown"]
+    assert all(e["checksum"] == "sha256" for e in known)
+    assert all(isinstance(e["size"], int) and isinstance(e["sha256"], str) for e in known)
+    assert raw["totals"]["unverified"] == raw["totals"]["kinds"]["events"]["unverified"] == len(
+        unknown)
+
+
+def test_readme_states_the_totals(raw):
+    text = (MANIFEST_DIR / "README.md").read_text(encoding="utf-8")
+    t = raw["totals"]
+    ev = t["kinds"]["events"]
+    row = next(line for line in text.splitlines() if line.startswith("| events |"))
+    assert f"| {ev['files']:,} |" in row and f"| {ev['unverified']:,} |" in row
+    total = next(line for line in text.splitlines() if line.startswith("| **total** |"))
+    assert f"**{t['files']:,}**" in total and f"**{t['unverified']:,}**" in total
+    assert f"**{t['bytes']:,}**" in total
 
 
 def test_entries_follow_the_layout(raw):
@@ -135,8 +164,37 @@ def test_text_entries_match_the_files(raw):
     assert text
     for e in text:
         f = TCP / e["path"]
+        if e["checksum"] == "unknown":  # listed from the index: absent from the folder
+            assert not f.exists(), e["path"]
+            continue
         assert f.stat().st_size == e["size"], e["path"]
         assert sha256_file(f) == e["sha256"], e["path"]
+
+
+def _indexed_events(index) -> set[str]:
+    """Events paths of the task runs whose BOLD image the index lists."""
+    bold = re.compile(r"^(sub-[A-Z0-9]+)/func/\1_task-(hammerAP|stroopAP)_run-01_bold\.nii\.gz$")
+    return {p.replace("_bold.nii.gz", "_events.tsv") for p in index if bold.match(p)}
+
+
+@needs_tcp
+def test_events_of_every_indexed_task_run_are_listed(raw, index):
+    faces = [p for p in index if re.search(r"_task-hammerAP_run-01_bold\.nii\.gz$", p)]
+    stroop = [p for p in index if re.search(r"_task-stroopAP_run-01_bold\.nii\.gz$", p)]
+    expected = _indexed_events(index)
+    assert len(expected) == len(faces) + len(stroop)
+    events = [e for e in raw["files"] if e["kind"] == "events"]
+    assert {e["path"] for e in events} == expected
+    local = {
+        p.relative_to(TCP).as_posix()
+        for task in ("hammerAP", "stroopAP")
+        for p in TCP.glob(f"sub-*/func/sub-*_task-{task}_run-01_events.tsv")
+    }
+    unknown = {e["path"] for e in events if e["checksum"] == "unknown"}
+    assert unknown == expected - local
+    assert len(unknown) == len(faces) + len(stroop) - len(local & expected)
+    assert {e["path"] for e in events if e["checksum"] == "sha256"} == local
+    assert raw["totals"]["kinds"]["events"]["unverified"] == len(unknown)
 
 
 @needs_tcp
@@ -160,7 +218,7 @@ def test_manifest_is_complete(raw, index):
         p.relative_to(TCP).as_posix()
         for task in ("hammerAP", "stroopAP")
         for p in TCP.glob(f"sub-*/func/sub-*_task-{task}_run-01_events.tsv")
-    }
+    } | _indexed_events(index)
     assert events and events <= paths
     expected = len(h5) + len(pheno) + len(events) + 1 + 4
     assert len(paths) == expected
@@ -225,6 +283,57 @@ def test_inconsistent_manifests_are_rejected(raw, tmp_path, breakage, pattern):
         load_manifest(_write(tmp_path, bad))
 
 
+def _first(raw: dict, kind: str, checksum: str) -> int:
+    return next(i for i, e in enumerate(raw["files"])
+                if e["kind"] == kind and e["checksum"] == checksum)
+
+
+def test_schema_allows_null_only_for_unknown_checksum_events(raw):
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    i = _first(raw, "events", "unknown")
+    assert raw["files"][i]["size"] is None and raw["files"][i]["sha256"] is None
+    assert validator.is_valid(raw)
+    for kind in KINDS:  # every other kind: size and sha256 stay required non-null
+        if kind == "events":
+            continue
+        j = next(k for k, e in enumerate(raw["files"]) if e["kind"] == kind)
+        for change in ({"sha256": None}, {"size": None}, {"size": None, "sha256": None},
+                       {"size": None, "sha256": None, "checksum": "unknown"}):
+            bad = copy.deepcopy(raw)
+            bad["files"][j].update(change)
+            assert not validator.is_valid(bad), (kind, change)
+    j = _first(raw, "events", "sha256")
+    for change in ({"sha256": None}, {"size": None}, {"size": None, "sha256": None}):
+        bad = copy.deepcopy(raw)
+        bad["files"][j].update(change)  # checksum still "sha256"
+        assert not validator.is_valid(bad), change
+    for change in ({"sha256": "0" * 64}, {"size": 10}, {"checksum": "md5"}):
+        bad = copy.deepcopy(raw)
+        bad["files"][i].update(change)  # "unknown" means no size or hash at all
+        assert not validator.is_valid(bad), change
+    bad = copy.deepcopy(raw)
+    del bad["files"][i]["checksum"]
+    assert not validator.is_valid(bad)
+
+
+@pytest.mark.parametrize(
+    "kind, change, pattern",
+    [
+        ("timeseries", {"sha256": None}, "sha256"),
+        ("phenotype", {"size": None}, "size"),
+        ("motion", {"size": None, "sha256": None, "checksum": "unknown"}, "events"),
+        ("events", {"sha256": None}, "sha256"),
+    ],
+)
+def test_null_hashes_outside_unknown_events_are_rejected(raw, tmp_path, kind, change, pattern):
+    bad = copy.deepcopy(raw)
+    i = _first(bad, kind, "sha256")
+    bad["files"][i].update(change)
+    with pytest.raises(ValueError, match=pattern) as info:
+        load_manifest(_write(tmp_path, bad))
+    assert bad["files"][i]["path"] in str(info.value)
+
+
 def test_unreadable_manifests_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="not a JSON"):
         load_manifest(_write(tmp_path, "{not json"))
@@ -273,10 +382,31 @@ def test_select_kinds_keeps_participants_tsv(manifest):
         "phenotype", "participants"}
 
 
+def test_select_verified_only_leaves_out_unknown_checksums(manifest):
+    everything = select_entries(manifest)
+    verified = select_entries(manifest, verified_only=True)
+    assert verified == [e for e in everything if e["checksum"] == "sha256"]
+    assert len(everything) - len(verified) == manifest["totals"]["unverified"] > 0
+    assert all(is_verified(e) for e in verified)
+    sub = next(e["participant"] for e in manifest["files"] if e["checksum"] == "unknown")
+    events = select_entries(manifest, participants=[sub], kinds=["events"])
+    assert any(not is_verified(e) for e in events)
+    kept = select_entries(manifest, participants=[sub], kinds=["events"], verified_only=True)
+    assert kept == [e for e in events if is_verified(e)]
+    assert any(e["path"] == "participants.tsv" for e in kept)
+
+
+def test_is_verified():
+    assert is_verified({"checksum": "sha256", "sha256": "0" * 64})
+    assert not is_verified({"checksum": "unknown", "sha256": None})
+    assert is_verified({"sha256": "0" * 64})  # entries without the field: decided by the hash
+    assert not is_verified({"sha256": None})
+
+
 def test_select_does_not_alias_the_manifest(manifest):
     sel = select_entries(manifest, n=1)
     sel[0]["size"] = -1
-    assert all(e["size"] >= 0 for e in manifest["files"])
+    assert all(e["size"] is None or e["size"] >= 0 for e in manifest["files"])
 
 
 def test_select_rejects_unknown_input(manifest):
@@ -298,11 +428,16 @@ def test_summary_counts_and_bytes_per_kind(manifest):
     s = summary(manifest["files"])
     assert s["count"] == manifest["totals"]["files"]
     assert s["bytes"] == manifest["totals"]["bytes"]
+    assert s["unverified"] == manifest["totals"]["unverified"]
     for kind, t in manifest["totals"]["kinds"].items():
-        assert s["kinds"][kind] == {"count": t["files"], "bytes": t["bytes"]}
-    small = summary([{"kind": "events", "size": 3}, {"kind": "events", "size": 4},
-                     {"kind": "participants", "size": 1}])
-    assert small == {"count": 3, "bytes": 8,
-                     "kinds": {"participants": {"count": 1, "bytes": 1},
-                               "events": {"count": 2, "bytes": 7}}}
-    assert summary([]) == {"count": 0, "bytes": 0, "kinds": {}}
+        assert s["kinds"][kind] == {"count": t["files"], "bytes": t["bytes"],
+                                    "unverified": t["unverified"]}
+    h = "0" * 64
+    small = summary([{"kind": "events", "size": 3, "sha256": h, "checksum": "sha256"},
+                     {"kind": "events", "size": 4, "sha256": h, "checksum": "sha256"},
+                     {"kind": "events", "size": None, "sha256": None, "checksum": "unknown"},
+                     {"kind": "participants", "size": 1, "sha256": h, "checksum": "sha256"}])
+    assert small == {"count": 4, "bytes": 8, "unverified": 1,
+                     "kinds": {"participants": {"count": 1, "bytes": 1, "unverified": 0},
+                               "events": {"count": 3, "bytes": 7, "unverified": 1}}}
+    assert summary([]) == {"count": 0, "bytes": 0, "unverified": 0, "kinds": {}}

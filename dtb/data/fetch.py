@@ -6,6 +6,13 @@ HTTP downloader) into a temporary file beside its final path, checked for size a
 only then renamed into place: a partial or corrupt download never sits at the path a loader reads.
 Files already present with the right hash are skipped, so an interrupted fetch resumes where it
 stopped; a file present with a wrong hash is removed and downloaded again, never trusted.
+
+Entries with ``"checksum": "unknown"`` (events files the manifest lists without size and hash) are
+downloaded the same way, through a temporary file renamed into place only once the whole body has
+arrived (its length must match the server's ``Content-Length`` when one is sent), but their content
+cannot be checked: each is named in a warning, and :attr:`FetchResult.unverified` lists them. Such
+a file already present is kept if it is not empty, though nothing can tell whether it is the right
+one; remove it to download it again. ``verified_only=True`` leaves these entries out.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import requests
 import urllib3.exceptions
 from tqdm.auto import tqdm
 
+from dtb.data.manifest import is_verified
 from dtb.fileio import atomic_path
 from dtb.provenance import sha256_file
 
@@ -43,6 +51,32 @@ _TRANSIENT = (
 
 class FetchError(ValueError):
     """A file could not be downloaded and verified; the message names the file."""
+
+
+class _Incomplete(Exception):
+    """An unverified file's body is shorter than announced, or empty (a failed transfer)."""
+
+
+class FetchResult(list):
+    """Final paths of the fetched entries (a ``list`` of :class:`~pathlib.Path`, in the order
+    given), with the ones that could not be verified.
+
+    Attributes
+    ----------
+    unverified : list of Path
+        Paths among them whose entry has no checksum (``"checksum": "unknown"``): downloaded or
+        found present, but not checked against a size and SHA-256.
+    """
+
+    def __init__(self, paths: Iterable[Path] = (), unverified: Iterable[Path] = ()) -> None:
+        super().__init__(paths)
+        self.unverified: list[Path] = list(unverified)
+
+    @property
+    def verified(self) -> list[Path]:
+        """Paths whose size and SHA-256 were checked."""
+        skip = set(self.unverified)
+        return [p for p in self if p not in skip]
 
 
 class _WrongSize(Exception):
@@ -83,6 +117,32 @@ class _FileProgress:
         self.bar.update(size - self.done)
         self.done = 0
 
+    def grow(self, size: int) -> None:
+        """Add a file of size unknown beforehand (an unverified entry) to the overall total."""
+        if self.bar.total is not None:
+            self.bar.total += size
+            self.bar.refresh()
+
+
+class _Headers:
+    """Response hook for requests: keeps the headers of the last response of a download."""
+
+    def __init__(self) -> None:
+        self.headers: dict[str, str] | None = None
+
+    def __call__(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        self.headers = dict(response.headers)
+
+    def expected_length(self) -> int | None:
+        """The body length the server announced (``Content-Length`` of an unencoded body)."""
+        if not self.headers:
+            return None
+        h = {k.lower(): v for k, v in self.headers.items()}
+        if h.get("content-encoding", "identity").lower() not in ("", "identity"):
+            return None  # the length of the encoded body, not of the file written
+        length = h.get("content-length", "")
+        return int(length) if length.strip().isdigit() else None
+
 
 def fetch(
     dest: Path | str,
@@ -93,7 +153,8 @@ def fetch(
     retries: int = 3,
     timeout: float = 60.0,
     retry_wait: float = 1.0,
-) -> list[Path]:
+    verified_only: bool = False,
+) -> FetchResult:
     """Download manifest entries into ``dest``, verifying each file's size and SHA-256.
 
     Parameters
@@ -102,7 +163,9 @@ def fetch(
         Destination folder; created if needed. Each entry lands at ``dest / entry["path"]``.
     entries : iterable of dict
         Manifest entries (see :func:`dtb.data.manifest.select_entries`), each with ``path``
-        (dataset-relative, POSIX), ``size`` (bytes), ``sha256`` (hex) and ``url``.
+        (dataset-relative, POSIX), ``size`` (bytes), ``sha256`` (hex), ``url`` and optionally
+        ``checksum``. An entry with ``"checksum": "unknown"`` (``size`` and ``sha256`` null) is
+        downloaded without verification and named in a warning.
     base_url : str, optional
         Download from ``base_url + path`` instead of each entry's ``url`` (a mirror, or a local
         server in tests).
@@ -115,18 +178,23 @@ def fetch(
         Seconds to wait for the server to connect or to send more data.
     retry_wait : float
         Seconds to wait before retry ``k`` is ``retry_wait * k``.
+    verified_only : bool
+        Leave out the entries that cannot be verified (``"checksum": "unknown"``).
 
     Returns
     -------
-    list of Path
-        Final paths of all entries, in the order given; each is present and verified.
+    FetchResult
+        Final paths of the entries fetched, in the order given (a list of Path); each is
+        present, and verified unless listed in ``.unverified`` (entries without a checksum,
+        which are also named in warnings and counted at the end).
 
     Raises
     ------
     FetchError
         If a file's SHA-256 does not match the manifest (the message names the file and both
         hashes), if the server refuses it, or if the transfer keeps failing after ``retries``
-        retries. No unverified file is left at the final path.
+        retries (a body shorter than its ``Content-Length`` counts as a failed transfer). No
+        partial file, and no file failing its check, is left at the final path.
     ValueError
         For invalid arguments or entries (a path that leaves ``dest``, a duplicate, a missing
         field).
@@ -138,10 +206,17 @@ def fetch(
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise ValueError(f"{dest}: destination exists and is not a folder")
-    items = _plan(dest, list(entries), base_url)
+    entries = list(entries)
+    if verified_only:
+        left_out = [e for e in entries if not is_verified(e)]
+        if left_out:
+            log.info("left out %d entr%s without a checksum (verified_only)", len(left_out),
+                     "y" if len(left_out) == 1 else "ies")
+        entries = [e for e in entries if is_verified(e)]
+    items = _plan(dest, entries, base_url)
     dest.mkdir(parents=True, exist_ok=True)
 
-    total = sum(int(e["size"]) for e, _, _ in items)
+    total = sum(int(e["size"]) for e, _, _ in items if is_verified(e))
     bar = tqdm(
         total=total,
         unit="B",
@@ -152,28 +227,48 @@ def fetch(
         dynamic_ncols=True,
     )
     file_bar = _FileProgress(bar)
+    headers = _Headers()
     downloader = pooch.HTTPDownloader(
-        progressbar=file_bar, chunk_size=CHUNK_SIZE, timeout=timeout
+        progressbar=file_bar, chunk_size=CHUNK_SIZE, timeout=timeout,
+        hooks={"response": [headers]},
     )
-    paths: list[Path] = []
+    result = FetchResult()
     n_skipped = n_downloaded = 0
     try:
         for entry, final, url in items:
-            rel, size = entry["path"], int(entry["size"])
+            rel, verified = entry["path"], is_verified(entry)
             bar.set_postfix_str(PurePosixPath(rel).name, refresh=False)
             if _present_and_valid(final, entry):
-                log.info("skipped %s (present, SHA-256 verified)", rel)
                 n_skipped += 1
+                size = final.stat().st_size
+                if verified:
+                    log.info("skipped %s (present, SHA-256 verified)", rel)
+                else:
+                    file_bar.grow(size)
+                    log.warning("%s: present (%d bytes) and kept UNVERIFIED: the manifest has no "
+                                "checksum for it, so it cannot be checked", rel, size)
                 bar.update(size)
             else:
-                _download(downloader, file_bar, url, final, entry, retries, retry_wait)
-                log.info("downloaded %s (%d bytes, SHA-256 verified)", rel, size)
+                size, got = _download(downloader, headers, file_bar, url, final, entry, retries,
+                                      retry_wait)
                 n_downloaded += 1
-            paths.append(final)
+                if verified:
+                    log.info("downloaded %s (%d bytes, SHA-256 verified)", rel, size)
+                else:
+                    log.warning("%s: downloaded UNVERIFIED (%d bytes, SHA-256 %s): the manifest "
+                                "has no checksum for it", rel, size, got)
+            result.append(final)
+            if not verified:
+                result.unverified.append(final)
+        if result.unverified:
+            bar.set_postfix_str(f"{len(result.unverified)} unverified", refresh=True)
     finally:
         bar.close()
     log.info("%d file(s) downloaded, %d already present, under %s", n_downloaded, n_skipped, dest)
-    return paths
+    if result.unverified:
+        log.warning("%d of %d file(s) could not be verified (no checksum in the manifest; each "
+                    "is named above)", len(result.unverified), len(result))
+    return result
 
 
 def _plan(dest: Path, entries: list[dict], base_url: str | None) -> list[tuple[dict, Path, str]]:
@@ -185,6 +280,10 @@ def _plan(dest: Path, entries: list[dict], base_url: str | None) -> list[tuple[d
         if missing or (base_url is None and "url" not in e):
             name = e.get("path", "<no path>")
             raise ValueError(f"manifest entry {name} lacks {', '.join(missing) or 'url'}")
+        if is_verified(e) and (e["size"] is None or e["sha256"] is None):
+            raise ValueError(
+                f"manifest entry {e['path']} has checksum 'sha256' but no size or SHA-256"
+            )
         rel = PurePosixPath(e["path"])
         if rel.is_absolute() or ".." in rel.parts or not rel.parts or "\\" in e["path"]:
             raise ValueError(f"manifest entry {e['path']!r} is not a path inside the dataset")
@@ -197,12 +296,22 @@ def _plan(dest: Path, entries: list[dict], base_url: str | None) -> list[tuple[d
 
 
 def _present_and_valid(final: Path, entry: dict) -> bool:
-    """Whether ``final`` holds the entry's file; a wrong file there is removed (never trusted)."""
+    """Whether ``final`` holds the entry's file; a wrong file there is removed (never trusted).
+
+    For an entry without a checksum only emptiness can be checked: a non-empty file is kept as it
+    is (it cannot be verified), an empty one is removed.
+    """
     if not final.exists():
         return False
     if not final.is_file():
         raise FetchError(f"{final}: exists and is not a file; remove it to fetch {entry['path']}")
     size = final.stat().st_size
+    if not is_verified(entry):
+        if size > 0:
+            return True
+        log.warning("%s is present but empty: removing it and downloading again", final)
+        final.unlink()
+        return False
     if size == int(entry["size"]):
         got = sha256_file(final)
         if got == entry["sha256"]:
@@ -217,34 +326,54 @@ def _present_and_valid(final: Path, entry: dict) -> bool:
 
 def _download(
     downloader: pooch.HTTPDownloader,
+    headers: _Headers,
     file_bar: _FileProgress,
     url: str,
     final: Path,
     entry: dict,
     retries: int,
     retry_wait: float,
-) -> None:
-    """Stream ``url`` into a temporary file, verify it, and rename it onto ``final``."""
-    rel, size, expected = entry["path"], int(entry["size"]), entry["sha256"]
+) -> tuple[int, str]:
+    """Stream ``url`` into a temporary file, verify it, and rename it onto ``final``.
+
+    An entry without a checksum is checked only for completeness (the length the server
+    announced, and not empty). Returns the size and SHA-256 of the file kept.
+    """
+    rel = entry["path"]
+    verified = is_verified(entry)
+    size = int(entry["size"]) if verified else None
+    expected = entry["sha256"] if verified else None
     _remove_stale_parts(final)
     attempts = retries + 1
     last = ""
     wrong: _WrongSize | None = None
     for attempt in range(1, attempts + 1):
+        headers.headers = None
         try:
             with atomic_path(final) as tmp:
                 downloader(url, str(tmp), None)
                 got_size = tmp.stat().st_size
                 got = sha256_file(tmp)
-                if got_size != size:
-                    raise _WrongSize(got_size, got)
-                if got != expected:
-                    raise FetchError(
-                        f"{rel}: SHA-256 mismatch: expected {expected}, got {got} "
-                        f"(from {url}); the file was not kept"
-                    )
-            file_bar.settle(size)
-            return
+                if verified:
+                    if got_size != size:
+                        raise _WrongSize(got_size, got)
+                    if got != expected:
+                        raise FetchError(
+                            f"{rel}: SHA-256 mismatch: expected {expected}, got {got} "
+                            f"(from {url}); the file was not kept"
+                        )
+                else:
+                    announced = headers.expected_length()
+                    if announced is not None and got_size != announced:
+                        raise _Incomplete(f"received {got_size} of the {announced} bytes announced")
+                    if got_size == 0:
+                        raise _Incomplete("received an empty body")
+            if not verified:
+                file_bar.grow(got_size)
+            file_bar.settle(got_size)
+            return got_size, got
+        except _Incomplete as exc:
+            last, wrong = str(exc), None
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
             if status is not None and status < 500 and status not in (408, 429):

@@ -4,17 +4,25 @@ The manifest is a JSON document built by ``data-manifest/build_manifest.py`` fro
 own index of large files and from the small text files themselves. It lists facts only (paths,
 sizes, hashes, download addresses); ``dtb data fetch`` downloads and verifies what it lists.
 
+Every entry says whether its file can be verified: ``"checksum": "sha256"`` (size and SHA-256
+known) or ``"checksum": "unknown"`` (``size`` and ``sha256`` are ``null``). Only events files are
+ever unverified: the dataset has an events file for every task run it has a BOLD image of, but the
+events files the build did not have at hand are listed by path alone.
+
 Layout of the document (see :data:`SCHEMA` for the full JSON Schema)::
 
     {
-      "schema_version": "1.0",
+      "schema_version": "1.1",
       "dataset": {"id": "ds005237", "doi": ..., "version": ..., "licence": "CC0", ...},
       "citations": [{"key": ..., "text": ..., "doi": ...}, ...],
       "base_url": "https://s3.amazonaws.com/openneuro.org/ds005237/",
       "source": {...},
-      "totals": {"files": int, "bytes": int, "participants": int, "kinds": {...}},
-      "files": [{"path", "size", "sha256", "kind", "participant", "run", "url"}, ...]
+      "totals": {"files": int, "bytes": int, "unverified": int, "participants": int,
+                 "kinds": {...}},
+      "files": [{"path", "size", "sha256", "checksum", "kind", "participant", "run", "url"}, ...]
     }
+
+``bytes`` totals count the files of known size only.
 """
 
 from __future__ import annotations
@@ -36,12 +44,18 @@ from dtb.layout import bids_id
 MANIFEST_PATH = Path(__file__).resolve().parents[2] / "data-manifest" / "ds005237.json"
 #: Name of the packaged copy inside ``dtb.resources``.
 RESOURCE_NAME = "ds005237.json"
-#: Version of the manifest format written by the build script and accepted by the loader.
-SCHEMA_VERSION = "1.0"
+#: Version of the manifest format written by the build script and accepted by the loader
+#: (1.1 added the per-entry ``checksum`` and the ``unverified`` totals).
+SCHEMA_VERSION = "1.1"
 #: File kinds, in the order summaries list them.
 KINDS: tuple[str, ...] = ("participants", "events", "timeseries", "motion", "phenotype")
 #: Kinds whose files belong to one participant (the others are shared by the whole dataset).
 PARTICIPANT_KINDS: frozenset[str] = frozenset({"events", "timeseries"})
+#: Values of an entry's ``checksum``: ``"sha256"`` (size and SHA-256 known, the file is verified
+#: on download) or ``"unknown"`` (``size`` and ``sha256`` are null; the file cannot be verified).
+CHECKSUMS: tuple[str, ...] = ("sha256", "unknown")
+#: The only kinds whose entries may have ``"checksum": "unknown"``.
+UNVERIFIABLE_KINDS: frozenset[str] = frozenset({"events"})
 #: Run labels used in the manifest (BIDS task with phase-encoding direction, and run index).
 RUN_LABELS: tuple[str, ...] = (
     "restAP_run-01",
@@ -55,8 +69,8 @@ _COUNT = {"type": "integer", "minimum": 0}
 _KIND_TOTAL = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["files", "bytes"],
-    "properties": {"files": _COUNT, "bytes": _COUNT},
+    "required": ["files", "bytes", "unverified"],
+    "properties": {"files": _COUNT, "bytes": _COUNT, "unverified": _COUNT},
 }
 
 #: JSON Schema (draft 2020-12) of the manifest. ``data-manifest/schema.json`` is written from this
@@ -67,7 +81,8 @@ SCHEMA: dict[str, Any] = {
     "title": "dtb data manifest of OpenNeuro ds005237 (Transdiagnostic Connectome Project)",
     "description": (
         "Every ds005237 file the dtb companion uses: dataset-relative path, size in bytes, "
-        "SHA-256, kind, participant, run and public download URL."
+        "SHA-256, kind, participant, run and public download URL. Events entries with checksum "
+        "'unknown' have a null size and SHA-256 and cannot be verified."
     ),
     "type": "object",
     "additionalProperties": False,
@@ -124,10 +139,11 @@ SCHEMA: dict[str, Any] = {
         "totals": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["files", "bytes", "participants", "kinds"],
+            "required": ["files", "bytes", "unverified", "participants", "kinds"],
             "properties": {
                 "files": _COUNT,
                 "bytes": _COUNT,
+                "unverified": _COUNT,
                 "participants": _COUNT,
                 "kinds": {
                     "type": "object",
@@ -143,11 +159,14 @@ SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["path", "size", "sha256", "kind", "participant", "run", "url"],
+                "required": [
+                    "path", "size", "sha256", "checksum", "kind", "participant", "run", "url",
+                ],
                 "properties": {
                     "path": {"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._/-]*$"},
-                    "size": _COUNT,
-                    "sha256": _SHA256,
+                    "size": {"type": ["integer", "null"], "minimum": 0},
+                    "sha256": {"type": ["string", "null"], "pattern": _SHA256["pattern"]},
+                    "checksum": {"enum": list(CHECKSUMS)},
                     "kind": {"enum": list(KINDS)},
                     "participant": {
                         "type": ["string", "null"],
@@ -156,6 +175,16 @@ SCHEMA: dict[str, Any] = {
                     "run": {"enum": [*RUN_LABELS, None]},
                     "url": {"type": "string", "pattern": "^https?://\\S+$"},
                 },
+                # size and sha256 may be null only in an events entry whose checksum is unknown
+                "if": {"required": ["checksum"], "properties": {"checksum": {"const": "unknown"}}},
+                "then": {
+                    "properties": {
+                        "kind": {"enum": sorted(UNVERIFIABLE_KINDS)},
+                        "size": {"type": "null"},
+                        "sha256": {"type": "null"},
+                    },
+                },
+                "else": {"properties": {"size": _COUNT, "sha256": _SHA256}},
             },
         },
     },
@@ -175,7 +204,9 @@ def load_manifest(path: Path | str | None = None) -> dict:
     -------
     dict
         The manifest, as described by :data:`SCHEMA`; ``manifest["files"]`` is a list of entries
-        (dicts with ``path``, ``size``, ``sha256``, ``kind``, ``participant``, ``run``, ``url``).
+        (dicts with ``path``, ``size``, ``sha256``, ``checksum``, ``kind``, ``participant``,
+        ``run``, ``url``; ``size`` and ``sha256`` are ``None`` where ``checksum`` is
+        ``"unknown"``, see :func:`is_verified`).
 
     Raises
     ------
@@ -260,11 +291,31 @@ def validate_manifest(manifest: Any, name: str = "<manifest>") -> None:
         )
 
 
+def is_verified(entry: dict) -> bool:
+    """Whether a fetch can verify the entry's file (its size and SHA-256 are known).
+
+    Parameters
+    ----------
+    entry : dict
+        A manifest entry. Its ``checksum`` decides (``"sha256"``: yes, ``"unknown"``: no); an
+        entry without the field is verifiable if it has a ``sha256``.
+
+    Returns
+    -------
+    bool
+    """
+    checksum = entry.get("checksum")
+    if checksum is None:
+        return entry.get("sha256") is not None
+    return checksum == "sha256"
+
+
 def select_entries(
     manifest: dict,
     participants: Sequence[str] | None = None,
     n: int | None = None,
     kinds: Iterable[str] | None = None,
+    verified_only: bool = False,
 ) -> list[dict]:
     """Choose the manifest entries to fetch.
 
@@ -280,6 +331,10 @@ def select_entries(
     kinds : iterable of str, optional
         Keep only these kinds (of :data:`KINDS`). ``participants.tsv`` is always kept, since
         every TCP-layout root needs it.
+    verified_only : bool
+        Leave out the entries whose file cannot be verified (``"checksum": "unknown"``: events
+        files listed without size and SHA-256), so that everything selected is checked on
+        download.
 
     Returns
     -------
@@ -331,6 +386,8 @@ def select_entries(
             continue
         if chosen is not None and e["participant"] is not None and e["participant"] not in chosen:
             continue
+        if verified_only and not is_verified(e):
+            continue
         out.append(copy.deepcopy(e))
     return out
 
@@ -346,19 +403,25 @@ def summary(entries: Iterable[dict]) -> dict:
     Returns
     -------
     dict
-        ``{"count": int, "bytes": int, "kinds": {kind: {"count": int, "bytes": int}}}``; ``kinds``
-        lists only the kinds present, in the order of :data:`KINDS`.
+        ``{"count": int, "bytes": int, "unverified": int, "kinds": {kind: {"count": int,
+        "bytes": int, "unverified": int}}}``; ``kinds`` lists only the kinds present, in the
+        order of :data:`KINDS`. ``unverified`` counts the entries :func:`is_verified` rejects;
+        ``bytes`` sums the known sizes (an unverified entry's size is unknown, counted as 0).
     """
     per: dict[str, dict[str, int]] = {}
     for e in entries:
-        k = per.setdefault(e["kind"], {"count": 0, "bytes": 0})
+        k = per.setdefault(e["kind"], {"count": 0, "bytes": 0, "unverified": 0})
         k["count"] += 1
-        k["bytes"] += int(e["size"])
+        if e.get("size") is not None:
+            k["bytes"] += int(e["size"])
+        if not is_verified(e):
+            k["unverified"] += 1
     order = [k for k in KINDS if k in per] + sorted(k for k in per if k not in KINDS)
     kinds = {k: per[k] for k in order}
     return {
         "count": sum(v["count"] for v in kinds.values()),
         "bytes": sum(v["bytes"] for v in kinds.values()),
+        "unverified": sum(v["unverified"] for v in kinds.values()),
         "kinds": kinds,
     }
 
@@ -374,18 +437,21 @@ def manifest_totals(files: list[dict]) -> dict:
     Returns
     -------
     dict
-        ``{"files", "bytes", "participants", "kinds": {kind: {"files", "bytes"}}}`` with every
-        kind of :data:`KINDS` listed.
+        ``{"files", "bytes", "unverified", "participants", "kinds": {kind: {"files", "bytes",
+        "unverified"}}}`` with every kind of :data:`KINDS` listed; ``bytes`` counts the files
+        of known size, ``unverified`` the entries with ``"checksum": "unknown"``.
     """
     s = summary(files)
     return {
         "files": s["count"],
         "bytes": s["bytes"],
+        "unverified": s["unverified"],
         "participants": len({e["participant"] for e in files if e["participant"] is not None}),
         "kinds": {
             k: {
                 "files": s["kinds"].get(k, {}).get("count", 0),
                 "bytes": s["kinds"].get(k, {}).get("bytes", 0),
+                "unverified": s["kinds"].get(k, {}).get("unverified", 0),
             }
             for k in KINDS
         },
