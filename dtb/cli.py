@@ -110,6 +110,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_suite(args: argparse.Namespace) -> int:
+    from dtb.suite import run_suite
+
+    table = run_suite(args.cache, args.out, profile=args.profile, n_folds=args.n_folds,
+                      seed=args.seed, device=args.device, progress=not args.quiet)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"wrote {args.out}/suite.tsv")
+    return 0
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from dtb.reproduce import reproduce
 
@@ -192,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=_cmd_evaluate)
+
+    su = sub.add_parser("suite", help="train and evaluate every protocol and control, one table")
+    su.add_argument("cache", type=Path)
+    su.add_argument("--out", type=Path, required=True)
+    su.add_argument("--profile", choices=["quick", "paper"], default="quick")
+    su.add_argument("--n-folds", type=int, default=5)
+    su.add_argument("--seed", type=int, default=0)
+    su.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    su.add_argument("--quiet", action="store_true")
+    su.set_defaults(func=_cmd_suite)
 
     r = sub.add_parser("reproduce", help="run every stage and the notebooks")
     r.add_argument("--profile", choices=["quick", "paper"], default="quick")

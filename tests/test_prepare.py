@@ -104,3 +104,13 @@ def test_not_a_cache_and_an_empty_dataset(tmp_path):
     with pytest.raises(ValueError, match="no participant has a usable"):
         prepare(tmp_path / "empty", tmp_path / "c", progress=False)
     assert not os.path.exists(tmp_path / "c" / "x")
+
+
+def test_an_empty_cache_is_refused(tmp_path):
+    import json
+
+    path = tmp_path / "cohort-empty.npz"
+    np.savez(path, fc=np.zeros((0, 10), np.float32),
+             meta=np.array(json.dumps({"format": 1, "participants": []})))
+    with pytest.raises(ValueError, match="empty cohort"):
+        load_prepared(path)

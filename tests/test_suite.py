@@ -1,0 +1,28 @@
+import pandas as pd
+
+from dtb.data.prepare import prepare
+from dtb.suite import Entry, run_suite, suite_entries
+
+
+def test_suite_entries_cover_every_protocol_and_control():
+    names = [e.name for e in suite_entries(228, "paper")]
+    assert names[:2] == ["paper", "zero-shot"]
+    assert {"zero-shot-shuffle-1", "zero-shot-shuffle-76", "zero-shot-shuffle-114"} <= set(names)
+    assert {"zero-shot-direct-input", "paper-direct-input", "paper-shuffle-114"} <= set(names)
+    assert [e.shift for e in suite_entries(40, "quick") if e.control == "shuffle"] == [20, 20]
+
+
+def test_suite_trains_evaluates_and_reuses_finished_runs(synth_root, tmp_path):
+    cache = prepare(synth_root, tmp_path / "cache", progress=False)
+    entries = [Entry("paper", "paper"), Entry("zero-shot-shuffle-3", "zero-shot", "shuffle", 3)]
+    table = run_suite(cache, tmp_path / "suite", entries=entries, n_folds=2, device="cpu",
+                      train_overrides={"max_epochs": 1}, progress=False)
+    assert set(table["entry"]) == {"paper", "zero-shot-shuffle-3"}
+    assert set(table["task"]) == {"faces", "stroop"}
+    on_disk = pd.read_csv(tmp_path / "suite" / "suite.tsv", sep="\t")
+    assert len(on_disk) == 4
+    ckpt = tmp_path / "suite" / "paper" / "run" / "checkpoint.pt"
+    mtime = ckpt.stat().st_mtime_ns
+    run_suite(cache, tmp_path / "suite", entries=entries[:1], device="cpu",
+              train_overrides={"max_epochs": 1}, progress=False)
+    assert ckpt.stat().st_mtime_ns == mtime  # finished run reused, not retrained
