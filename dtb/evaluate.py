@@ -5,6 +5,11 @@ Behaviour, per participant and task: the twin's choices and reaction times on th
 predicted mean RT across participants (Pearson r with a 95% CI), with participants at or below
 chance accuracy excluded as in the paper. Zero-shot runs predict only their held-out fold, so
 the k fold runs together predict everyone from FC alone.
+
+BOLD, on the test part at TR 0.8 s (volumes 246..491): the GLM of :mod:`dtb.glm` fitted to the
+observed and to the predicted signals of each participant, task and region; the group t maps
+and their correlation over the 20 regions x 2 tasks; individual maps and identifiability; and
+the correlation of mean BOLD per participant x region x task.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from tqdm.auto import tqdm
 from dtb.baselines import pearson_with_ci
 from dtb.data.events import CHANCE
 from dtb.data.prepare import PreparedCohort, load_prepared
+from dtb.layout import TR, UPSAMPLE
 from dtb.fileio import write_json, write_text
 from dtb.protocols import fc_source, held_out_participants
 from dtb.provenance import code_version
@@ -42,6 +48,7 @@ def predict_behaviour(
     checkpoint: str = "best.pt",
     device: str = "cpu",
     progress: bool = True,
+    bold_out: dict | None = None,
 ) -> pd.DataFrame:
     """Simulate each evaluated participant's twin on both tasks and score the test part.
 
@@ -54,6 +61,9 @@ def predict_behaviour(
         with another hash is refused.
     checkpoint : str
         ``best.pt`` (lowest validation loss) or ``checkpoint.pt`` (latest).
+    bold_out : dict, optional
+        Filled with ``(participant, task) -> (predicted, observed, trials)``: test-part BOLD at
+        TR 0.8 s, each (n_volumes, 20), and the test part's trial table.
 
     Returns
     -------
@@ -84,6 +94,10 @@ def predict_behaviour(
                 continue
             sim = twin.simulate(cohort[f"{task}_inputs"][i])
             trials = trials_in_part(cohort[f"{task}_trials"][i], test0, test1)
+            if bold_out is not None:
+                obs = cohort[f"{task}_bold"][i][test0:test1:UPSAMPLE]
+                pred = sim.bold[test0:test1:UPSAMPLE]
+                bold_out[(cohort.participants[i], task)] = (pred, obs, trials)
             choice, rt = model_responses(sim.action_prob, trials)
             obs = observed_rt(trials)
             rows.append({
@@ -125,14 +139,82 @@ def summarise_behaviour(table: pd.DataFrame) -> dict:
     return out
 
 
+def bold_metrics(bold: dict, test_start_volume: int) -> tuple[dict, pd.DataFrame]:
+    """GLM maps, group t correlation, identifiability and mean-BOLD correlation.
+
+    Parameters
+    ----------
+    bold : dict
+        ``(participant, task) -> (predicted, observed, trials)`` from :func:`predict_behaviour`.
+    test_start_volume : int
+        Index of the test part's first volume in the run (246).
+
+    Returns
+    -------
+    metrics : dict
+        Per task: ``group_t_pred``/``group_t_obs`` (20,), individual map correlations and
+        identifiability (:func:`dtb.glm.map_similarity`); across tasks: ``group_t_r`` over the
+        40 points and ``mean_bold_r`` over participant x region x task.
+    maps : pandas.DataFrame
+        One row per participant, task and region: observed and predicted t, mean BOLD.
+    """
+    from dtb.data.regions import target_names
+    from dtb.glm import group_t, map_similarity, participant_maps
+
+    names = target_names()
+    out: dict = {"tasks": {}}
+    rows = []
+    all_pred_t, all_obs_t = [], []
+    for task in TASK_NAMES:
+        keys = sorted(k for k in bold if k[1] == task)
+        if len(keys) < 3:
+            continue
+        n_vol = bold[keys[0]][0].shape[0]
+        frames = (test_start_volume + np.arange(n_vol)) * TR
+        pred = [bold[k][0] for k in keys]
+        obs = [bold[k][1] for k in keys]
+        trials = [bold[k][2] for k in keys]
+        pred_maps = participant_maps(pred, trials, frames, task)
+        obs_maps = participant_maps(obs, trials, frames, task)
+        tp, _ = group_t(pred_maps)
+        to, _ = group_t(obs_maps)
+        all_pred_t.append(tp)
+        all_obs_t.append(to)
+        sim = map_similarity(pred_maps, obs_maps)
+        out["tasks"][task] = {
+            "n_participants": len(keys),
+            "group_t_pred": tp,
+            "group_t_obs": to,
+            "group_t_r_task": pearson_with_ci(to, tp),
+            "individual_map_r_mean": float(np.nanmean(sim["individual_r"])),
+            "identification_accuracy": sim["identification_accuracy"],
+            "identification_chance": sim["chance"],
+            "differential_identifiability": sim["differential_identifiability"],
+        }
+        for j, (p, _) in enumerate(keys):
+            for r, name in enumerate(names):
+                rows.append({"participant": p, "task": task, "region": name,
+                             "t_obs": obs_maps[j, r], "t_pred": pred_maps[j, r],
+                             "mean_obs": float(obs[j][:, r].mean()),
+                             "mean_pred": float(pred[j][:, r].mean())})
+    maps = pd.DataFrame(rows)
+    if all_pred_t:
+        out["group_t_r"] = pearson_with_ci(np.concatenate(all_obs_t), np.concatenate(all_pred_t))
+        out["mean_bold_r"] = pearson_with_ci(maps["mean_obs"].to_numpy(), maps["mean_pred"].to_numpy())
+    return out, maps
+
+
 def evaluate(run_dirs: list[Path | str], out: Path | str, *, device: str = "cpu",
-             progress: bool = True) -> dict:
+             progress: bool = True, bold: bool = True) -> dict:
     """Evaluate one run, or the k fold runs of a zero-shot protocol together; write results.
 
-    Writes ``out/behaviour.tsv`` (per participant and task) and ``out/metrics.json``.
+    Writes ``out/behaviour.tsv`` (per participant and task), ``out/maps.tsv`` (GLM t and mean
+    BOLD per participant, task and region, when ``bold``) and ``out/metrics.json``.
     """
     out = Path(out)
-    tables = [predict_behaviour(r, device=device, progress=progress) for r in run_dirs]
+    collected: dict = {}
+    tables = [predict_behaviour(r, device=device, progress=progress,
+                                bold_out=collected if bold else None) for r in run_dirs]
     table = pd.concat(tables, ignore_index=True)
     dup = table.duplicated(["participant", "task"])
     if dup.any():
@@ -145,6 +227,13 @@ def evaluate(run_dirs: list[Path | str], out: Path | str, *, device: str = "cpu"
         "runs": [str(Path(r).resolve()) for r in run_dirs],
         "behaviour": summarise_behaviour(table),
     }
+    if bold and collected:
+        import json
+
+        cache = load_prepared(json.loads((Path(run_dirs[0]) / "run.json").read_text())["cache"])
+        test_start = cache.meta["config"]["n_train"] // UPSAMPLE
+        metrics["bold"], maps = bold_metrics(collected, test_start)
+        write_text(out / "maps.tsv", maps.to_csv(sep="\t", index=False))
     write_text(out / "behaviour.tsv", table.to_csv(sep="\t", index=False))
     write_json(out / "metrics.json", metrics)
     return metrics

@@ -323,6 +323,12 @@ def check_compatible(blob: dict, ident: dict, path: Path) -> None:
 
 def network_from_checkpoint(blob: dict, device: str | torch.device = "cpu") -> tuple[Network, TrainConfig, ModelConfig]:
     """Rebuild the trained network of a checkpoint (in eval mode)."""
+    missing = [f.name for f in fields(TrainConfig) if f.name not in blob.get("train_config", {})]
+    if missing:
+        raise ValueError(
+            f"checkpoint written by dtb {blob.get('code_version')} lacks config field(s) "
+            f"{', '.join(missing)}: retrain it with this version"
+        )
     tc = TrainConfig(**{f.name: blob["train_config"][f.name] for f in fields(TrainConfig)})
     mc = ModelConfig(**blob["model_config"])
     net = build_network(tc, mc)
