@@ -71,8 +71,13 @@ def bench_prepare(root: Path, out: Path) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=228, metavar="N",
-                        help="synthetic participants (default: 228, the paper's cohort)")
+    parser.add_argument(
+        "--participants",
+        type=int,
+        default=228,
+        metavar="N",
+        help="synthetic participants (default: 228, the paper's cohort)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prepare-only", nargs=2, metavar=("ROOT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -92,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         synthesize(root, args.participants, args.seed)
         child = subprocess.run(
             [sys.executable, __file__, "--prepare-only", str(root), str(Path(tmp) / "cache")],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     p = json.loads(child.stdout.strip().splitlines()[-1])
     print(

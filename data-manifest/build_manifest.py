@@ -114,9 +114,7 @@ _H5_RE = re.compile(
 )
 _PHENOTYPE_RE = re.compile(r"^phenotype/[^/]+\.tsv$")
 #: A task run's BOLD image in the index: the dataset has that run's events file beside it.
-_BOLD_RE = re.compile(
-    r"^(sub-NDARINV[A-Z0-9]+)/func/\1_task-([A-Za-z]+)_run-(\d\d)_bold\.nii\.gz$"
-)
+_BOLD_RE = re.compile(r"^(sub-NDARINV[A-Z0-9]+)/func/\1_task-([A-Za-z]+)_run-(\d\d)_bold\.nii\.gz$")
 
 
 def run_label(run: Run) -> str:
@@ -159,8 +157,14 @@ def dataset_version(tcp: Path) -> str:
     return m.group(1)
 
 
-def entry(path: str, size: int | None, sha256: str | None, kind: str, participant: str | None,
-          run: Run | None) -> dict:
+def entry(
+    path: str,
+    size: int | None,
+    sha256: str | None,
+    kind: str,
+    participant: str | None,
+    run: Run | None,
+) -> dict:
     """One manifest entry; ``size`` and ``sha256`` both ``None`` make it unverified."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r} for {path}")
@@ -178,8 +182,7 @@ def entry(path: str, size: int | None, sha256: str | None, kind: str, participan
     }
 
 
-def text_entry(tcp: Path, rel: str, kind: str, participant: str | None,
-               run: Run | None) -> dict:
+def text_entry(tcp: Path, rel: str, kind: str, participant: str | None, run: Run | None) -> dict:
     """Entry of a small text file present under ``tcp``, hashed from the file."""
     f = tcp / rel
     return entry(rel, f.stat().st_size, sha256_file(f), kind, participant, run)
@@ -299,8 +302,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tcp", type=Path, required=True, help="folder of the TCP small files")
     ap.add_argument("--out", type=Path, required=True, help="manifest file to write")
-    ap.add_argument("--package-copy", type=Path, default=DEFAULT_PACKAGE_COPY,
-                    help=f"copy packaged with dtb (default: {DEFAULT_PACKAGE_COPY})")
+    ap.add_argument(
+        "--package-copy",
+        type=Path,
+        default=DEFAULT_PACKAGE_COPY,
+        help=f"copy packaged with dtb (default: {DEFAULT_PACKAGE_COPY})",
+    )
     ap.add_argument("--no-package-copy", action="store_true", help="do not write the copy")
     args = ap.parse_args(argv)
     try:
@@ -318,11 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     for path in outputs:
         path.chmod(0o644)  # plain readable data files, like the rest of the tree
     t = manifest["totals"]
-    print(f"{args.out}: {t['files']} files ({t['unverified']} unverified), {t['bytes']} bytes "
-          f"(known sizes), {t['participants']} participants")
+    print(
+        f"{args.out}: {t['files']} files ({t['unverified']} unverified), {t['bytes']} bytes "
+        f"(known sizes), {t['participants']} participants"
+    )
     for kind, k in t["kinds"].items():
-        print(f"  {kind:<12} {k['files']:>5} files {k['bytes']:>12} bytes "
-              f"{k['unverified']:>5} unverified")
+        print(
+            f"  {kind:<12} {k['files']:>5} files {k['bytes']:>12} bytes "
+            f"{k['unverified']:>5} unverified"
+        )
     return 0
 
 

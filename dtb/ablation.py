@@ -34,8 +34,9 @@ class DirectInputModel(nn.Module):
         self.n_components = n_components
         self.register_buffer("components", torch.zeros(n_components, config.n_fc))
         self.register_buffer("scale", torch.ones(n_components))
-        self.rnn = nn.RNN(config.n_input + n_components, config.n_hidden, nonlinearity="tanh",
-                          batch_first=True)
+        self.rnn = nn.RNN(
+            config.n_input + n_components, config.n_hidden, nonlinearity="tanh", batch_first=True
+        )
         self.readout = nn.Linear(config.n_hidden, config.n_action + config.n_bold)
         # torch's default initialisation, redrawn from the passed generator (no global state)
         bound = config.n_hidden**-0.5
@@ -53,7 +54,9 @@ class DirectInputModel(nn.Module):
         """
         n = fc.shape[0]
         if n < 2:
-            raise ValueError(f"need at least 2 training participants for the FC compression, got {n}")
+            raise ValueError(
+                f"need at least 2 training participants for the FC compression, got {n}"
+            )
         centred = fc - fc.mean(0)
         _, s, vh = torch.linalg.svd(centred.double(), full_matrices=False)
         k = min(self.n_components, vh.shape[0])

@@ -124,7 +124,8 @@ def behavioural_baselines(root: Path | str, config: BaselineConfig = BaselineCon
         chance = CHANCE[run.name]
         excluded = [r["participant"] for r in rows if not r["accuracy"] > chance]
         used = [
-            r for r in rows
+            r
+            for r in rows
             if r["accuracy"] > chance and np.isfinite(r["train_rt"]) and np.isfinite(r["test_rt"])
         ]
         train = np.array([r["train_rt"] for r in used])

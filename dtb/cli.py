@@ -7,7 +7,6 @@ progress bar; results are JSON/TSV files written atomically, never into an input
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -21,12 +20,17 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
     manifest = load_manifest(args.manifest)
     entries = select_entries(
-        manifest, participants=args.participants, n=args.n, kinds=args.kinds,
+        manifest,
+        participants=args.participants,
+        n=args.n,
+        kinds=args.kinds,
         verified_only=args.verified_only,
     )
     s = summary(entries)
-    print(f"fetching {s['count']} file(s), {s['bytes'] / 1e6:.1f} MB, into {args.dest}"
-          + (f" ({s['unverified']} without a known checksum)" if s["unverified"] else ""))
+    print(
+        f"fetching {s['count']} file(s), {s['bytes'] / 1e6:.1f} MB, into {args.dest}"
+        + (f" ({s['unverified']} without a known checksum)" if s["unverified"] else "")
+    )
     paths = fetch(args.dest, entries, base_url=args.base_url, progress=not args.quiet)
     print(f"{len(paths.verified)} file(s) present and verified by SHA-256 under {args.dest}")
     if paths.unverified:
@@ -53,8 +57,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from dtb.data.prepare import PrepareConfig, prepare, read_meta
 
-    path = prepare(args.root, args.out, PrepareConfig(seed=args.seed), force=args.force,
-                   progress=not args.quiet)
+    path = prepare(
+        args.root,
+        args.out,
+        PrepareConfig(seed=args.seed),
+        force=args.force,
+        progress=not args.quiet,
+    )
     meta = read_meta(path)
     print(f"prepared {len(meta['participants'])} participant(s): {path}")
     for s in meta["skipped"]:
@@ -71,7 +80,11 @@ def _cmd_baselines(args: argparse.Namespace) -> int:
     write_json(args.json, result)
     for task, t in result["tasks"].items():
         own = t["own_mean_rt"]
-        r = "n/a" if own["r"] is None else f"{own['r']:.3f} [{own['ci_low']:.3f}, {own['ci_high']:.3f}]"
+        r = (
+            "n/a"
+            if own["r"] is None
+            else f"{own['r']:.3f} [{own['ci_low']:.3f}, {own['ci_high']:.3f}]"
+        )
         print(
             f"{task}: {t['n_used']} used ({t['n_excluded_chance']} at/below chance); "
             f"own-mean RT r = {r}; always-correct concordance = "
@@ -86,14 +99,30 @@ def _cmd_baselines(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from dtb.train import TrainConfig, train
 
-    overrides = {k: v for k, v in {
-        "protocol": args.protocol, "control": args.control, "fold": args.fold,
-        "n_folds": args.n_folds, "shuffle_shift": args.shift, "seed": args.seed,
-        "max_epochs": args.max_epochs, "lr": args.lr,
-    }.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "protocol": args.protocol,
+            "control": args.control,
+            "fold": args.fold,
+            "n_folds": args.n_folds,
+            "shuffle_shift": args.shift,
+            "seed": args.seed,
+            "max_epochs": args.max_epochs,
+            "lr": args.lr,
+        }.items()
+        if v is not None
+    }
     cfg = TrainConfig.for_profile(args.profile, **overrides)
-    run = train(args.cache, args.out, cfg, device=args.device, resume=args.resume,
-                max_steps=args.max_steps, progress=not args.quiet)
+    run = train(
+        args.cache,
+        args.out,
+        cfg,
+        device=args.device,
+        resume=args.resume,
+        max_steps=args.max_steps,
+        progress=not args.quiet,
+    )
     print(f"run written to {run}")
     return 0
 
@@ -113,8 +142,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_suite(args: argparse.Namespace) -> int:
     from dtb.suite import run_suite
 
-    table = run_suite(args.cache, args.out, profile=args.profile, n_folds=args.n_folds,
-                      seed=args.seed, device=args.device, progress=not args.quiet)
+    table = run_suite(
+        args.cache,
+        args.out,
+        profile=args.profile,
+        n_folds=args.n_folds,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.quiet,
+    )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"wrote {args.out}/suite.tsv")
     return 0
@@ -123,8 +159,13 @@ def _cmd_suite(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from dtb.reproduce import reproduce
 
-    reproduce(profile=args.profile, data=args.data, out=args.out, participants=args.participants,
-              seed=args.seed)
+    reproduce(
+        profile=args.profile,
+        data=args.data,
+        out=args.out,
+        participants=args.participants,
+        seed=args.seed,
+    )
     return 0
 
 
@@ -142,10 +183,17 @@ def build_parser() -> argparse.ArgumentParser:
     who = f.add_mutually_exclusive_group()
     who.add_argument("--participants", nargs="+", metavar="ID", help="participant ids")
     who.add_argument("--n", type=int, metavar="N", help="the first N participants (sorted)")
-    f.add_argument("--kinds", nargs="+", metavar="KIND",
-                   help="file kinds: participants events timeseries motion phenotype")
-    f.add_argument("--verified-only", action="store_true",
-                   help="skip files whose checksum the manifest does not know")
+    f.add_argument(
+        "--kinds",
+        nargs="+",
+        metavar="KIND",
+        help="file kinds: participants events timeseries motion phenotype",
+    )
+    f.add_argument(
+        "--verified-only",
+        action="store_true",
+        help="skip files whose checksum the manifest does not know",
+    )
     f.add_argument("--manifest", type=Path, default=None, help="manifest file (default: shipped)")
     f.add_argument("--base-url", default=None, help="override the manifest's download URL")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -160,8 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = dsub.add_parser("check", help="validate a TCP-layout dataset (read-only)")
     c.add_argument("root", type=Path)
     c.add_argument("--events-only", action="store_true", help="check only the events files")
-    c.add_argument("--allow-missing", action="store_true",
-                   help="list missing runs but do not fail on them")
+    c.add_argument(
+        "--allow-missing", action="store_true", help="list missing runs but do not fail on them"
+    )
     c.set_defaults(func=_cmd_check)
 
     pr = sub.add_parser("prepare", help="FC, 80 ms inputs/targets and windows -> one cache file")
@@ -196,8 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="score trained twins on the test part")
-    e.add_argument("runs", type=Path, nargs="+",
-                   help="a run folder, or all fold runs of one zero-shot protocol")
+    e.add_argument(
+        "runs",
+        type=Path,
+        nargs="+",
+        help="a run folder, or all fold runs of one zero-shot protocol",
+    )
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     e.add_argument("--quiet", action="store_true")
@@ -215,11 +268,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reproduce", help="run every stage and the notebooks")
     r.add_argument("--profile", choices=["quick", "paper"], default="quick")
-    r.add_argument("--data", type=Path, default=None,
-                   help="TCP-layout dataset (default: a synthetic cohort made on the fly)")
+    r.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="TCP-layout dataset (default: a synthetic cohort made on the fly)",
+    )
     r.add_argument("--out", type=Path, default=Path("results"))
-    r.add_argument("--participants", type=int, default=None,
-                   help="synthetic cohort size (default: the profile's)")
+    r.add_argument(
+        "--participants",
+        type=int,
+        default=None,
+        help="synthetic cohort size (default: the profile's)",
+    )
     r.add_argument("--seed", type=int, default=0)
     r.set_defaults(func=_cmd_reproduce)
     return p

@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 from dtb.baselines import pearson_with_ci
 from dtb.data.events import CHANCE
 from dtb.data.prepare import PreparedCohort, load_prepared
-from dtb.layout import TR, UPSAMPLE
 from dtb.fileio import write_json, write_text
+from dtb.layout import TR, UPSAMPLE
 from dtb.protocols import fc_source, held_out_participants
 from dtb.provenance import code_version
 from dtb.responses import concordance, model_responses, observed_rt, trials_in_part
@@ -36,8 +36,9 @@ from dtb.twin import DigitalTwin
 def evaluated_rows(train_cfg, n: int) -> np.ndarray:
     """Participants a run predicts: everyone (paper) or its held-out fold (zero-shot)."""
     if train_cfg.protocol == "zero-shot":
-        return held_out_participants(n, fold=train_cfg.fold, n_folds=train_cfg.n_folds,
-                                     seed=train_cfg.seed)
+        return held_out_participants(
+            n, fold=train_cfg.fold, n_folds=train_cfg.n_folds, seed=train_cfg.seed
+        )
     return np.arange(n)
 
 
@@ -100,20 +101,22 @@ def predict_behaviour(
                 bold_out[(cohort.participants[i], task)] = (pred, obs, trials)
             choice, rt = model_responses(sim.action_prob, trials)
             obs = observed_rt(trials)
-            rows.append({
-                "participant": cohort.participants[i],
-                "task": task,
-                "protocol": tc.protocol,
-                "control": tc.control,
-                "shift": tc.shuffle_shift if tc.control == "shuffle" else 0,
-                "fold": tc.fold if tc.protocol == "zero-shot" else -1,
-                "pred_rt": float(np.nanmean(rt)) if np.isfinite(rt).any() else np.nan,
-                "obs_rt": float(np.nanmean(obs)) if np.isfinite(obs).any() else np.nan,
-                "concordance": concordance(choice, trials),
-                "accuracy": float(cohort[f"{task}_accuracy"][i]),
-                "n_trials": int(len(trials)),
-                "n_model_responses": int(np.isfinite(rt).sum()),
-            })
+            rows.append(
+                {
+                    "participant": cohort.participants[i],
+                    "task": task,
+                    "protocol": tc.protocol,
+                    "control": tc.control,
+                    "shift": tc.shuffle_shift if tc.control == "shuffle" else 0,
+                    "fold": tc.fold if tc.protocol == "zero-shot" else -1,
+                    "pred_rt": float(np.nanmean(rt)) if np.isfinite(rt).any() else np.nan,
+                    "obs_rt": float(np.nanmean(obs)) if np.isfinite(obs).any() else np.nan,
+                    "concordance": concordance(choice, trials),
+                    "accuracy": float(cohort[f"{task}_accuracy"][i]),
+                    "n_trials": int(len(trials)),
+                    "n_model_responses": int(np.isfinite(rt).sum()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -193,19 +196,34 @@ def bold_metrics(bold: dict, test_start_volume: int) -> tuple[dict, pd.DataFrame
         }
         for j, (p, _) in enumerate(keys):
             for r, name in enumerate(names):
-                rows.append({"participant": p, "task": task, "region": name,
-                             "t_obs": obs_maps[j, r], "t_pred": pred_maps[j, r],
-                             "mean_obs": float(obs[j][:, r].mean()),
-                             "mean_pred": float(pred[j][:, r].mean())})
+                rows.append(
+                    {
+                        "participant": p,
+                        "task": task,
+                        "region": name,
+                        "t_obs": obs_maps[j, r],
+                        "t_pred": pred_maps[j, r],
+                        "mean_obs": float(obs[j][:, r].mean()),
+                        "mean_pred": float(pred[j][:, r].mean()),
+                    }
+                )
     maps = pd.DataFrame(rows)
     if all_pred_t:
         out["group_t_r"] = pearson_with_ci(np.concatenate(all_obs_t), np.concatenate(all_pred_t))
-        out["mean_bold_r"] = pearson_with_ci(maps["mean_obs"].to_numpy(), maps["mean_pred"].to_numpy())
+        out["mean_bold_r"] = pearson_with_ci(
+            maps["mean_obs"].to_numpy(), maps["mean_pred"].to_numpy()
+        )
     return out, maps
 
 
-def evaluate(run_dirs: list[Path | str], out: Path | str, *, device: str = "cpu",
-             progress: bool = True, bold: bool = True) -> dict:
+def evaluate(
+    run_dirs: list[Path | str],
+    out: Path | str,
+    *,
+    device: str = "cpu",
+    progress: bool = True,
+    bold: bool = True,
+) -> dict:
     """Evaluate one run, or the k fold runs of a zero-shot protocol together; write results.
 
     Writes ``out/behaviour.tsv`` (per participant and task), ``out/maps.tsv`` (GLM t and mean
@@ -213,8 +231,10 @@ def evaluate(run_dirs: list[Path | str], out: Path | str, *, device: str = "cpu"
     """
     out = Path(out)
     collected: dict = {}
-    tables = [predict_behaviour(r, device=device, progress=progress,
-                                bold_out=collected if bold else None) for r in run_dirs]
+    tables = [
+        predict_behaviour(r, device=device, progress=progress, bold_out=collected if bold else None)
+        for r in run_dirs
+    ]
     table = pd.concat(tables, ignore_index=True)
     dup = table.duplicated(["participant", "task"])
     if dup.any():

@@ -40,7 +40,9 @@ def write_text(dest: Path | str, text: str) -> Path:
 
 def write_json(dest: Path | str, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``dest`` atomically and return ``dest``."""
-    return write_text(dest, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    return write_text(
+        dest, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
+    )
 
 
 def _json_default(o: Any) -> Any:

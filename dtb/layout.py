@@ -15,7 +15,7 @@ TR = 0.8
 STEP = 0.08
 #: Upsampling factor from TR to model steps.
 UPSAMPLE = 10
-#: Number of parcels in the dataset's parcellated time series (Schaefer-400 + Tian S2 + 2 cerebellum).
+#: Parcels in the dataset's parcellated time series (Schaefer-400 + Tian S2 + 2 cerebellum).
 N_REGIONS = 434
 #: HDF5 key of the parcellated time series (regions x time, float64).
 H5_KEY = "dataset"

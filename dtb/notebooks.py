@@ -44,7 +44,11 @@ def execute_notebook(
 
     source, dest = Path(source), Path(dest)
     nb = jupytext.read(source)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         pm.execute_notebook(

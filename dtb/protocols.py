@@ -42,7 +42,9 @@ def fold_assignment(n: int, n_folds: int, seed: int) -> np.ndarray:
     return folds
 
 
-def training_participants(protocol: str, n: int, *, fold: int, n_folds: int, seed: int) -> np.ndarray:
+def training_participants(
+    protocol: str, n: int, *, fold: int, n_folds: int, seed: int
+) -> np.ndarray:
     """Row indices of the participants whose training part is trained on.
 
     Returns
@@ -77,7 +79,9 @@ def fc_source(control: str, n: int, shift: int) -> np.ndarray:
     if control != "shuffle":
         return np.arange(n)
     if shift % n == 0:
-        raise ValueError(f"shuffle shift {shift} is a multiple of n = {n}: nothing would be shuffled")
+        raise ValueError(
+            f"shuffle shift {shift} is a multiple of n = {n}: nothing would be shuffled"
+        )
     return (np.arange(n) + shift) % n
 
 

@@ -90,8 +90,10 @@ def reproduce(
         root = Path(data).resolve()
 
     report = check_dataset(root)
-    _log(f"check: {int(report.table['usable'].sum())} of {len(report.table)} usable, "
-         f"{len(report.problems)} problem(s)")
+    _log(
+        f"check: {int(report.table['usable'].sum())} of {len(report.table)} usable, "
+        f"{len(report.problems)} problem(s)"
+    )
     if not report.table["usable"].any():
         raise ValueError(f"{root}: no usable participant\n{report.format()}")
 
@@ -127,12 +129,15 @@ def reproduce(
         execute_notebook(src, dest, params, cwd=NOTEBOOK_DIR)
         write_json(stamps / f"nb-{name}.json", {"key": nb_key})
 
-    write_json(run_dir / "reproduce.json", {
-        "profile": config_dict(prof),
-        "data": str(root),
-        "cache": str(cache),
-        "notebooks": list(NOTEBOOKS),
-        "config_hash": hash_config(prof),
-    })
+    write_json(
+        run_dir / "reproduce.json",
+        {
+            "profile": config_dict(prof),
+            "data": str(root),
+            "cache": str(cache),
+            "notebooks": list(NOTEBOOKS),
+            "config_hash": hash_config(prof),
+        },
+    )
     _log(f"done in {time.perf_counter() - t0:.1f} s: {run_dir}")
     return run_dir

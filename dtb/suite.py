@@ -45,7 +45,10 @@ def suite_entries(n: int, profile: str) -> list[Entry]:
 
 def _finished(run: Path) -> bool:
     rec = run / "run.json"
-    return rec.is_file() and json.loads(rec.read_text()).get("stopped") in ("early-stopping", "max-epochs")
+    return rec.is_file() and json.loads(rec.read_text()).get("stopped") in (
+        "early-stopping",
+        "max-epochs",
+    )
 
 
 def run_suite(
@@ -78,24 +81,53 @@ def run_suite(
         runs = []
         for f in folds:
             run = out / e.name / (f"fold-{f}" if e.protocol == "zero-shot" else "run")
-            cfg = TrainConfig.for_profile(profile, protocol=e.protocol, control=e.control,
-                                          shuffle_shift=e.shift or 1, fold=f, n_folds=n_folds,
-                                          seed=seed, **(train_overrides or {}))
+            cfg = TrainConfig.for_profile(
+                profile,
+                protocol=e.protocol,
+                control=e.control,
+                shuffle_shift=e.shift or 1,
+                fold=f,
+                n_folds=n_folds,
+                seed=seed,
+                **(train_overrides or {}),
+            )
             if not _finished(run):
-                train(cache, run, cfg, device=device, resume=(run / "checkpoint.pt").exists(),
-                      progress=progress)
+                train(
+                    cache,
+                    run,
+                    cfg,
+                    device=device,
+                    resume=(run / "checkpoint.pt").exists(),
+                    progress=progress,
+                )
             runs.append(run)
         metrics = evaluate(runs, out / e.name / "eval", device="cpu", progress=progress)
         for task, m in metrics["behaviour"].items():
-            rows.append({
-                "entry": e.name, "protocol": e.protocol, "control": e.control, "shift": e.shift,
-                "task": task, "r": m["rt"]["r"], "ci_low": m["rt"]["ci_low"],
-                "ci_high": m["rt"]["ci_high"], "n": m["rt"]["n"], "rt_mae_s": m["rt_mae_s"],
-                "concordance": m["concordance_mean"],
-            })
+            rows.append(
+                {
+                    "entry": e.name,
+                    "protocol": e.protocol,
+                    "control": e.control,
+                    "shift": e.shift,
+                    "task": task,
+                    "r": m["rt"]["r"],
+                    "ci_low": m["rt"]["ci_low"],
+                    "ci_high": m["rt"]["ci_high"],
+                    "n": m["rt"]["n"],
+                    "rt_mae_s": m["rt_mae_s"],
+                    "concordance": m["concordance_mean"],
+                }
+            )
     table = pd.DataFrame(rows)
     write_text(out / "suite.tsv", table.to_csv(sep="\t", index=False))
-    write_json(out / "suite.json", {"cache": str(cache.resolve()), "profile": profile,
-                                    "n_folds": n_folds, "seed": seed,
-                                    "rows": table.to_dict(orient="records")})
+    write_json(
+        out / "suite.json",
+        {
+            "cache": str(cache.resolve()),
+            "profile": profile,
+            "n_folds": n_folds,
+            "seed": seed,
+            "rows": table.to_dict(orient="records"),
+        },
+    )
     return table

@@ -105,8 +105,14 @@ class TrainConfig:
         if profile == "quick":
             base = cls(profile="quick")
         elif profile == "paper":
-            base = cls(profile="paper", lr=3e-4, weight_decay=0.0, max_epochs=800, patience=30,
-                       checkpoint_every=200)
+            base = cls(
+                profile="paper",
+                lr=3e-4,
+                weight_decay=0.0,
+                max_epochs=800,
+                patience=30,
+                checkpoint_every=200,
+            )
         else:
             raise ValueError(f"unknown profile {profile!r}; choose quick or paper")
         return replace(base, **overrides)
@@ -114,10 +120,17 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` on an inconsistent config."""
         if self.protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {self.protocol!r}; choose from {', '.join(PROTOCOLS)}")
+            raise ValueError(
+                f"unknown protocol {self.protocol!r}; choose from {', '.join(PROTOCOLS)}"
+            )
         if self.control not in CONTROLS:
             raise ValueError(f"unknown control {self.control!r}; choose from {', '.join(CONTROLS)}")
-        for name in ("participants_per_batch", "windows_per_participant", "max_epochs", "checkpoint_every"):
+        for name in (
+            "participants_per_batch",
+            "windows_per_participant",
+            "max_epochs",
+            "checkpoint_every",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
         if not (self.lr > 0 and self.lr_first_layer > 0 and self.clip_norm > 0):
@@ -275,7 +288,11 @@ class CohortTensors:
 
 
 def _identity(train_cfg: TrainConfig, model_cfg: ModelConfig, cohort_key: str) -> dict:
-    return {"train_config": asdict(train_cfg), "model_config": asdict(model_cfg), "data_key": cohort_key}
+    return {
+        "train_config": asdict(train_cfg),
+        "model_config": asdict(model_cfg),
+        "data_key": cohort_key,
+    }
 
 
 def save_checkpoint(path: Path, network: Network, optimizer, state: dict, ident: dict) -> None:
@@ -315,13 +332,17 @@ def check_compatible(blob: dict, ident: dict, path: Path) -> None:
         )
     for key in ("train_config", "model_config"):
         old, new = blob.get(key, {}), ident[key]
-        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k != "max_epochs")
+        diff = sorted(
+            k for k in set(old) | set(new) if old.get(k) != new.get(k) and k != "max_epochs"
+        )
         if diff:
             detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
             raise ValueError(f"{path}: checkpoint has another {key.replace('_', ' ')} ({detail})")
 
 
-def network_from_checkpoint(blob: dict, device: str | torch.device = "cpu") -> tuple[Network, TrainConfig, ModelConfig]:
+def network_from_checkpoint(
+    blob: dict, device: str | torch.device = "cpu"
+) -> tuple[Network, TrainConfig, ModelConfig]:
     """Rebuild the trained network of a checkpoint (in eval mode)."""
     missing = [f.name for f in fields(TrainConfig) if f.name not in blob.get("train_config", {})]
     if missing:
@@ -360,7 +381,9 @@ def _step_generator(cfg: TrainConfig, step: int, device: torch.device) -> torch.
 
 
 @torch.no_grad()
-def validation_loss(network: Network, data: CohortTensors, table: WindowTable, batch: int = 64) -> float:
+def validation_loss(
+    network: Network, data: CohortTensors, table: WindowTable, batch: int = 64
+) -> float:
     """Mean loss over the validation windows (eval mode, no dropout)."""
     network.eval()
     idx = np.flatnonzero(table.is_val)
@@ -419,8 +442,9 @@ def train(
     if not np.isfinite(fc_all).all():
         raise ValueError(f"{cache}: FC holds NaN/Inf")
     model_cfg = ModelConfig.profile(config.profile, n_fc=fc_all.shape[1])
-    rows = training_participants(config.protocol, n, fold=config.fold, n_folds=config.n_folds,
-                                 seed=config.seed)
+    rows = training_participants(
+        config.protocol, n, fold=config.fold, n_folds=config.n_folds, seed=config.seed
+    )
     val_rows = None
     if config.protocol == "zero-shot" and config.val_participants > 0:
         rng = np.random.default_rng([config.seed, config.fold, 2])
@@ -441,10 +465,19 @@ def train(
     optimizer = _optimizer(network, config, dev)
 
     ckpt = out / "checkpoint.pt"
-    state = {"epoch": 0, "batch": 0, "step": 0, "best_val": math.inf, "bad_epochs": 0,
-             "history": [], "stopped": None}
+    state = {
+        "epoch": 0,
+        "batch": 0,
+        "step": 0,
+        "best_val": math.inf,
+        "bad_epochs": 0,
+        "history": [],
+        "stopped": None,
+    }
     if ckpt.exists() and not resume:
-        raise ValueError(f"{out} already holds a run; pass --resume to continue it or choose a new --out")
+        raise ValueError(
+            f"{out} already holds a run; pass --resume to continue it or choose a new --out"
+        )
     if resume:
         blob = load_checkpoint(ckpt, map_location=dev)
         check_compatible(blob, ident, ckpt)
@@ -458,8 +491,10 @@ def train(
     def write_log() -> None:
         cols = ["step", "epoch", "loss", "action", "bold", "val_loss", "seconds"]
         lines = ["\t".join(cols)] + [
-            "\t".join("" if r.get(c) is None else f"{r[c]:.6g}" if isinstance(r[c], float) else str(r[c])
-                      for c in cols)
+            "\t".join(
+                "" if r.get(c) is None else f"{r[c]:.6g}" if isinstance(r[c], float) else str(r[c])
+                for c in cols
+            )
             for r in state["history"]
         ]
         write_text(out / "log.tsv", "\n".join(lines) + "\n")
@@ -470,9 +505,13 @@ def train(
 
     network.train()
     t0 = time.perf_counter()
-    bar = tqdm(total=config.max_epochs, initial=state["epoch"],
-               desc=f"train {config.protocol}/{config.control}",
-               unit="epoch", disable=not progress)
+    bar = tqdm(
+        total=config.max_epochs,
+        initial=state["epoch"],
+        desc=f"train {config.protocol}/{config.control}",
+        unit="epoch",
+        disable=not progress,
+    )
     while state["epoch"] < config.max_epochs:
         batches = epoch_batches(table, config, state["epoch"])
         while state["batch"] < len(batches):
@@ -483,7 +522,9 @@ def train(
                 _write_run(out, ident, state, cache, dev)
                 return out
             fc, x, owner, a, y, m = data.batch(table, batches[state["batch"]])
-            logits, bold = network(fc, x, owner, generator=_step_generator(config, state["step"], dev))
+            logits, bold = network(
+                fc, x, owner, generator=_step_generator(config, state["step"], dev)
+            )
             loss, parts = loss_fn(logits, bold, a, y, m)
             if not torch.isfinite(loss):
                 bar.close()
@@ -497,11 +538,17 @@ def train(
             optimizer.step()
             state["step"] += 1
             state["batch"] += 1
-            state["history"].append({
-                "step": state["step"], "epoch": state["epoch"], "loss": loss.item(),
-                "action": float(parts["action"]), "bold": float(parts["bold"]), "val_loss": None,
-                "seconds": time.perf_counter() - t0,
-            })
+            state["history"].append(
+                {
+                    "step": state["step"],
+                    "epoch": state["epoch"],
+                    "loss": loss.item(),
+                    "action": float(parts["action"]),
+                    "bold": float(parts["bold"]),
+                    "val_loss": None,
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
             if state["step"] % config.checkpoint_every == 0:
                 checkpoint()
         val = validation_loss(network, data, table)
@@ -529,13 +576,16 @@ def train(
 
 
 def _write_run(out: Path, ident: dict, state: dict, cache: Path, dev: torch.device) -> None:
-    write_json(out / "run.json", {
-        **ident,
-        "code_version": code_version(),
-        "cache": str(cache.resolve()),
-        "device": str(dev),
-        "steps": state["step"],
-        "epochs": state["epoch"],
-        "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
-        "stopped": state["stopped"],
-    })
+    write_json(
+        out / "run.json",
+        {
+            **ident,
+            "code_version": code_version(),
+            "cache": str(cache.resolve()),
+            "device": str(dev),
+            "steps": state["step"],
+            "epochs": state["epoch"],
+            "best_val_loss": state["best_val"] if math.isfinite(state["best_val"]) else None,
+            "stopped": state["stopped"],
+        },
+    )

@@ -75,7 +75,9 @@ class DigitalTwin:
         self.fc = fc
         core = network.core
         with torch.no_grad():
-            self.params = core.generate(network.normalise(fc[None])) if hasattr(core, "generate") else None
+            self.params = (
+                core.generate(network.normalise(fc[None])) if hasattr(core, "generate") else None
+            )
 
     @classmethod
     def from_fc(cls, fc, network) -> DigitalTwin:
@@ -123,7 +125,9 @@ class DigitalTwin:
         bold = bold[:, burn_in:].reshape(-1, bold.shape[-1])[:t_total]
         return Simulation(prob.cpu().numpy(), bold.cpu().numpy())
 
-    def respond(self, inputs: np.ndarray, trials: np.ndarray, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    def respond(
+        self, inputs: np.ndarray, trials: np.ndarray, **kwargs
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Choices and RTs of the twin for the trials of a run (see :mod:`dtb.responses`).
 
         Parameters

@@ -47,7 +47,9 @@ from dtb.layout import N_REGIONS, STEP
 
 sns.set_theme(context="notebook", style="ticks")
 if not cache:
-    cache = str(max(Path("../results/quick/cache").glob("cohort-*.npz"), key=lambda p: p.stat().st_mtime))
+    cache = str(
+        max(Path("../results/quick/cache").glob("cohort-*.npz"), key=lambda p: p.stat().st_mtime)
+    )
 cohort = load_prepared(cache)
 base = json.loads(Path(baselines).read_text())
 
@@ -66,7 +68,10 @@ summary = pd.DataFrame(
         for task in tasks
     }
 )
-print(f"{len(cohort.participants)} participants prepared; {len(cohort.meta['skipped'])} run(s) skipped")
+print(
+    f"{len(cohort.participants)} participants prepared; "
+    f"{len(cohort.meta['skipped'])} run(s) skipped"
+)
 summary
 
 # %% [markdown]
@@ -83,16 +88,24 @@ for task in tasks:
 if real_events_root:
     real = behavioural_baselines(real_events_root)
     for task in tasks:
-        frames.append(pd.DataFrame(real["tasks"][task]["participants"]).assign(task=task, data="real TCP events"))
+        frames.append(
+            pd.DataFrame(real["tasks"][task]["participants"]).assign(
+                task=task, data="real TCP events"
+            )
+        )
 beh = pd.concat(frames, ignore_index=True)
 
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
-sns.histplot(beh, x="mean_rt", hue="task", element="step", stat="density", common_norm=False, ax=axes[0])
+sns.histplot(
+    beh, x="mean_rt", hue="task", element="step", stat="density", common_norm=False, ax=axes[0]
+)
 axes[0].set_xlabel("mean RT per participant (s)")
-sns.histplot(beh, x="accuracy", hue="task", element="step", stat="density", common_norm=False, ax=axes[1])
+sns.histplot(
+    beh, x="accuracy", hue="task", element="step", stat="density", common_norm=False, ax=axes[1]
+)
 axes[1].set_xlabel("accuracy per participant")
 numbers = {"profile": profile, "cache_key": cohort.key, "tasks": {}}
-for ax, task in zip(axes[2:], tasks):
+for ax, task in zip(axes[2:], tasks, strict=True):
     t = base["tasks"][task]
     used = pd.DataFrame(t["participants"])
     used = used[used["participant"].isin(set(used["participant"]) - set(t["excluded_chance"]))]
@@ -113,7 +126,9 @@ fig.tight_layout()
 save_figure(fig, fig_dir, "data_overview_behaviour", numbers)
 
 # %%
-stats = beh.groupby(["data", "task"])[["mean_rt", "accuracy", "miss_rate", "condition_effect"]].agg(["mean", "std"])
+stats = beh.groupby(["data", "task"])[["mean_rt", "accuracy", "miss_rate", "condition_effect"]].agg(
+    ["mean", "std"]
+)
 stats.round(3)
 
 # %% [markdown]
@@ -126,21 +141,32 @@ stats.round(3)
 i = int(np.flatnonzero(cohort["faces_present"] & cohort["stroop_present"])[0])
 n_show = int(60 / STEP)
 t = np.arange(n_show) * STEP
-fig, axes = plt.subplots(3, 2, figsize=(14, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1.4, 1]})
+fig, axes = plt.subplots(
+    3, 2, figsize=(14, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1.4, 1]}
+)
 for col, task in enumerate(tasks):
     x = cohort[f"{task}_inputs"][i, :n_show]
     a = cohort[f"{task}_actions"][i, :n_show]
     y = cohort[f"{task}_bold"][i, :n_show, target_index("V1_L")]
-    axes[0, col].imshow(x.T, aspect="auto", interpolation="nearest", extent=[0, t[-1], 8.5, -0.5], cmap="Greys")
+    axes[0, col].imshow(
+        x.T, aspect="auto", interpolation="nearest", extent=[0, t[-1], 8.5, -0.5], cmap="Greys"
+    )
     axes[0, col].set_ylabel("input dim")
     axes[0, col].set_title(f"{task}: {cohort.participants[i]}")
-    axes[1, col].imshow(a.T, aspect="auto", interpolation="nearest", extent=[0, t[-1], 2.5, -0.5], cmap="Blues")
+    axes[1, col].imshow(
+        a.T, aspect="auto", interpolation="nearest", extent=[0, t[-1], 2.5, -0.5], cmap="Blues"
+    )
     axes[1, col].set_ylabel("button")
     axes[2, col].plot(t, y, lw=0.8)
     axes[2, col].set_ylabel("V1_L (z)")
     axes[2, col].set_xlabel("time (s)")
 fig.tight_layout()
-save_figure(fig, fig_dir, "data_overview_inputs", {"participant": cohort.participants[i], "seconds_shown": 60})
+save_figure(
+    fig,
+    fig_dir,
+    "data_overview_inputs",
+    {"participant": cohort.participants[i], "seconds_shown": 60},
+)
 
 # %% [markdown]
 # ## Mean resting-state FC
@@ -151,11 +177,24 @@ save_figure(fig, fig_dir, "data_overview_inputs", {"participant": cohort.partici
 # %%
 mean_fc = vector_to_matrix(cohort["fc"].mean(axis=0), N_REGIONS)
 fig, ax = plt.subplots(figsize=(5.5, 4.6))
-sns.heatmap(mean_fc, cmap="RdBu_r", center=0, square=True, xticklabels=100, yticklabels=100, ax=ax,
-            cbar_kws={"label": "mean Fisher z"})
+sns.heatmap(
+    mean_fc,
+    cmap="RdBu_r",
+    center=0,
+    square=True,
+    xticklabels=100,
+    yticklabels=100,
+    ax=ax,
+    cbar_kws={"label": "mean Fisher z"},
+)
 ax.set_title(f"mean rest FC, n = {cohort['fc'].shape[0]}")
-save_figure(fig, fig_dir, "data_overview_fc", {
-    "n_participants": int(cohort["fc"].shape[0]),
-    "mean_edge_z": float(cohort["fc"].mean()),
-    "sd_edge_z": float(cohort["fc"].std()),
-})
+save_figure(
+    fig,
+    fig_dir,
+    "data_overview_fc",
+    {
+        "n_participants": int(cohort["fc"].shape[0]),
+        "mean_edge_z": float(cohort["fc"].mean()),
+        "sd_edge_z": float(cohort["fc"].std()),
+    },
+)

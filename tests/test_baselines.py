@@ -12,11 +12,18 @@ from dtb.layout import STROOP, events_relpath
 def _write_stroop(root, pid, rts, accuracy):
     """A valid 78-trial Stroop events file with given per-trial RTs and accuracy."""
     onset = 2.0 + 5.0 * np.arange(78)
-    df = pd.DataFrame({
-        "onset": onset, "duration": 4.5, "trial_type": ["con1"] * 54 + ["inc2"] * 24,
-        "response_time": rts, "accuracy_binarized": accuracy, "tr_seconds": 0.8,
-        "stimulus_text": ["red"] * 54 + ["blue"] * 24, "stimulus_color": "red",
-    })
+    df = pd.DataFrame(
+        {
+            "onset": onset,
+            "duration": 4.5,
+            "trial_type": ["con1"] * 54 + ["inc2"] * 24,
+            "response_time": rts,
+            "accuracy_binarized": accuracy,
+            "tr_seconds": 0.8,
+            "stimulus_text": ["red"] * 54 + ["blue"] * 24,
+            "stimulus_color": "red",
+        }
+    )
     path = root / events_relpath(pid, STROOP)
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, sep="\t", index=False, na_rep="n/a")
@@ -26,7 +33,9 @@ def _write_stroop(root, pid, rts, accuracy):
 def test_baselines_against_a_hand_computation(tmp_path):
     rng = np.random.default_rng(3)
     ids = [f"sub-NDARINVTEST{k:04d}" for k in range(8)]
-    pd.DataFrame({"participant_id": ids}).to_csv(tmp_path / "participants.tsv", sep="\t", index=False)
+    pd.DataFrame({"participant_id": ids}).to_csv(
+        tmp_path / "participants.tsv", sep="\t", index=False
+    )
     train_means, test_means, test_acc = [], [], []
     for k, pid in enumerate(ids):
         rts = 0.6 + 0.05 * k + rng.normal(0, 0.1, 78)
@@ -52,7 +61,10 @@ def test_baselines_against_a_hand_computation(tmp_path):
     loo = (tm.sum() - tm) / 6
     assert res["group_mean_rt"]["mae_s"] == pytest.approx(np.abs(loo - te).mean())
     assert res["always_correct"]["concordance_mean"] == pytest.approx(np.mean(test_acc))
-    assert res["n_with_events"] == 8 and behavioural_baselines(tmp_path)["tasks"]["faces"]["n_used"] == 0
+    assert (
+        res["n_with_events"] == 8
+        and behavioural_baselines(tmp_path)["tasks"]["faces"]["n_used"] == 0
+    )
 
 
 def test_real_events_own_mean_baseline(tcp_root, tmp_path):

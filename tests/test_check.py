@@ -57,7 +57,7 @@ def test_every_problem_is_listed_with_its_file(synth_copy, capsys):
     assert "NaN/Inf" in text and "(400, 510)" in text
     assert "[missing]" in text and ids[4] in text
     assert len(report.problems) == 5
-    usable = dict(zip(report.table["participant"], report.table["usable"]))
+    usable = dict(zip(report.table["participant"], report.table["usable"], strict=True))
     assert usable[ids[2]] is False or not usable[ids[2]]  # no rest FC -> not usable
     assert usable[ids[0]] and usable[ids[4]]  # one good task is enough
     assert main(["data", "check", str(synth_copy)]) == 1
@@ -72,7 +72,9 @@ def test_events_past_the_run_end_and_duplicate_participants(synth_copy):
     ev.loc[len(ev) - 1, "onset"] = 600.0
     ev.to_csv(ev_path, sep="\t", index=False)
     report = check_dataset(synth_copy)
-    assert any("after the run's end" in p.message and str(ev_path) in p.message for p in report.problems)
+    assert any(
+        "after the run's end" in p.message and str(ev_path) in p.message for p in report.problems
+    )
 
     tsv = synth_copy / "participants.tsv"
     df = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False)

@@ -7,14 +7,22 @@ from dtb.cli import build_parser, main
 
 
 def test_python_m_dtb_help_lists_every_command():
-    out = subprocess.run([sys.executable, "-m", "dtb", "--help"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "dtb", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for cmd in ("data", "prepare", "baselines", "reproduce"):
         assert cmd in out
 
 
-@pytest.mark.parametrize("argv", [["data", "fetch", "--help"], ["data", "synth", "--help"],
-                                  ["data", "check", "--help"], ["prepare", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["data", "fetch", "--help"],
+        ["data", "synth", "--help"],
+        ["data", "check", "--help"],
+        ["prepare", "--help"],
+    ],
+)
 def test_every_subcommand_has_help(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(argv)

@@ -22,11 +22,31 @@ def stroop_events(draw):
         word = draw(st.sampled_from(COLOURS))
         rt = draw(st.one_of(st.none(), st.floats(0.2, 1.8)))
         acc = 0.0 if rt is None else float(draw(st.booleans()))
-        rows.append([onset[k], gaps[k], "con1" if ink == word else "inc1",
-                     np.nan if rt is None else rt, acc, 0.8, word, ink])
-    return pd.DataFrame(rows, columns=["onset", "duration", "trial_type", "response_time",
-                                       "accuracy_binarized", "tr_seconds", "stimulus_text",
-                                       "stimulus_color"])
+        rows.append(
+            [
+                onset[k],
+                gaps[k],
+                "con1" if ink == word else "inc1",
+                np.nan if rt is None else rt,
+                acc,
+                0.8,
+                word,
+                ink,
+            ]
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "onset",
+            "duration",
+            "trial_type",
+            "response_time",
+            "accuracy_binarized",
+            "tr_seconds",
+            "stimulus_text",
+            "stimulus_color",
+        ],
+    )
 
 
 @st.composite
@@ -45,11 +65,34 @@ def faces_events(draw):
         rt = draw(st.one_of(st.none(), st.floats(0.3, 1.8)))
         acc = 0.0 if rt is None else float(draw(st.booleans()))
         cue = (onset[k] - 3.0, onset[k] - 0.05) if k == 0 else (np.nan, np.nan)
-        rows.append([onset[k], 1.9, "face" if face else "shape", np.nan if rt is None else rt, acc,
-                     *cue, left, top, right])
-    return pd.DataFrame(rows, columns=["onset", "duration", "trial_type", "response_time",
-                                       "accuracy_binarized", "cueStartTime", "cueEndTime",
-                                       "stimLeft", "stimTop", "stimRight"])
+        rows.append(
+            [
+                onset[k],
+                1.9,
+                "face" if face else "shape",
+                np.nan if rt is None else rt,
+                acc,
+                *cue,
+                left,
+                top,
+                right,
+            ]
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "onset",
+            "duration",
+            "trial_type",
+            "response_time",
+            "accuracy_binarized",
+            "cueStartTime",
+            "cueEndTime",
+            "stimLeft",
+            "stimTop",
+            "stimRight",
+        ],
+    )
 
 
 def _steps(t):
@@ -74,9 +117,9 @@ def test_stroop_encoding_properties(ev, seed):
         if press is None:
             assert a[s0:s1].sum() == 0 and m[s0:s1].all()
         elif row.accuracy_binarized == 1:
-            assert a[press, ink] == 1 and a[s0:press].sum() == 0 and m[s0:press + 1].all()
+            assert a[press, ink] == 1 and a[s0:press].sum() == 0 and m[s0 : press + 1].all()
         else:  # error with a response: key unknown, target masked from onset to release
-            assert not m[s0:press + 1].any() and a[s0:press + 1].sum() == 0
+            assert not m[s0 : press + 1].any() and a[s0 : press + 1].sum() == 0
     assert np.all(x[~shown, :8] == 0)
     assert np.all(a.sum(axis=1) <= 1)
 
@@ -97,15 +140,29 @@ def test_faces_encoding_properties(ev, seed):
         np.testing.assert_array_equal(code[match], code[1])
         assert np.abs(code[2 - match] - code[1]).max() > 0.7  # the other image differs in a level
         if np.isfinite(row.response_time):
-            button = (0 if match == 0 else 1) if row.accuracy_binarized == 1 else (1 if match == 0 else 0)
+            button = (
+                (0 if match == 0 else 1)
+                if row.accuracy_binarized == 1
+                else (1 if match == 0 else 0)
+            )
             press = _steps(row.onset + row.response_time)
             assert a[press, button] == 1 and a[press, 1 - button] == 0
 
 
 def test_trial_table_columns():
-    ev = pd.DataFrame([[2.0, 2.25, "inc2", 0.5, 1.0, 0.8, "blue", "red"]],
-                      columns=["onset", "duration", "trial_type", "response_time",
-                               "accuracy_binarized", "tr_seconds", "stimulus_text", "stimulus_color"])
+    ev = pd.DataFrame(
+        [[2.0, 2.25, "inc2", 0.5, 1.0, 0.8, "blue", "red"]],
+        columns=[
+            "onset",
+            "duration",
+            "trial_type",
+            "response_time",
+            "accuracy_binarized",
+            "tr_seconds",
+            "stimulus_text",
+            "stimulus_color",
+        ],
+    )
     t = trial_table(ev, STROOP)
     # display ends after min(duration, 2.0 s) = 4.0 s -> step 50
     np.testing.assert_allclose(t[0], [25, 50, 0.5, 1.0, 0, 0, 1])

@@ -20,12 +20,19 @@ def run_without_one_stroop(tmp_path_factory, synth_root):
     missing = read_participants(root)[2]
     timeseries_path(root, missing, STROOP).unlink()
     cache = prepare(root, root.parent / "cache", progress=False)
-    run = train(cache, root.parent / "run", TrainConfig.for_profile("quick", max_epochs=1),
-                device="cpu", progress=False)
+    run = train(
+        cache,
+        root.parent / "run",
+        TrainConfig.for_profile("quick", max_epochs=1),
+        device="cpu",
+        progress=False,
+    )
     return run, missing
 
 
-def test_evaluate_writes_behaviour_bold_and_skips_missing_runs(run_without_one_stroop, tmp_path, capsys):
+def test_evaluate_writes_behaviour_bold_and_skips_missing_runs(
+    run_without_one_stroop, tmp_path, capsys
+):
     run, missing = run_without_one_stroop
     assert main(["evaluate", str(run), "--out", str(tmp_path / "ev"), "--quiet"]) == 0
     assert "RT r =" in capsys.readouterr().out

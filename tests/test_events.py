@@ -14,8 +14,16 @@ from dtb.layout import FACES, STROOP
 
 
 def _stroop(rows):
-    cols = ["onset", "duration", "trial_type", "response_time", "accuracy_binarized",
-            "tr_seconds", "stimulus_text", "stimulus_color"]
+    cols = [
+        "onset",
+        "duration",
+        "trial_type",
+        "response_time",
+        "accuracy_binarized",
+        "tr_seconds",
+        "stimulus_text",
+        "stimulus_color",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -32,19 +40,27 @@ def test_real_events_read_with_expected_trial_counts(tcp_root):
 
 
 def test_buttons_follow_the_task_rules():
-    ev = _stroop([
-        [2.0, 2.25, "con1", 0.7, 1.0, 0.8, "red", "red"],
-        [5.0, 4.5, "inc2", 0.9, 0.0, 0.8, "blue", "red"],
-        [9.0, 8.25, "inc6", np.nan, 0.0, 0.8, "green", "blue"],
-    ])
+    ev = _stroop(
+        [
+            [2.0, 2.25, "con1", 0.7, 1.0, 0.8, "red", "red"],
+            [5.0, 4.5, "inc2", 0.9, 0.0, 0.8, "blue", "red"],
+            [9.0, 8.25, "inc6", np.nan, 0.0, 0.8, "green", "blue"],
+        ]
+    )
     assert correct_button(ev, STROOP).tolist() == [0, 0, 2]
     assert pressed_button(ev, STROOP).tolist() == [0, UNKNOWN_KEY, NO_PRESS]
 
 
 def test_faces_correct_button_is_the_image_matching_the_top():
-    ev = pd.DataFrame({"stimLeft": ["a.jpg", "b.jpg"], "stimTop": ["A.JPG", "c.jpg"],
-                       "stimRight": ["x.jpg", "c.jpg"], "response_time": [0.8, 0.9],
-                       "accuracy_binarized": [1.0, 0.0]})
+    ev = pd.DataFrame(
+        {
+            "stimLeft": ["a.jpg", "b.jpg"],
+            "stimTop": ["A.JPG", "c.jpg"],
+            "stimRight": ["x.jpg", "c.jpg"],
+            "response_time": [0.8, 0.9],
+            "accuracy_binarized": [1.0, 0.0],
+        }
+    )
     assert correct_button(ev, FACES).tolist() == [0, 1]
     # a Faces error pressed the other button
     assert pressed_button(ev, FACES).tolist() == [0, 0]
@@ -52,8 +68,9 @@ def test_faces_correct_button_is_the_image_matching_the_top():
 
 def test_missing_column_names_the_file(tmp_path):
     p = tmp_path / "x_events.tsv"
-    _stroop([[2.0, 2.25, "con1", 0.7, 1.0, 0.8, "red", "red"]]).drop(columns="stimulus_color").to_csv(
-        p, sep="\t", index=False)
+    _stroop([[2.0, 2.25, "con1", 0.7, 1.0, 0.8, "red", "red"]]).drop(
+        columns="stimulus_color"
+    ).to_csv(p, sep="\t", index=False)
     with pytest.raises(EventsError, match=r"x_events\.tsv.*stimulus_color"):
         read_events(p, STROOP)
 

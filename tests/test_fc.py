@@ -42,8 +42,12 @@ def test_fc_vector_matches_scipy_pearson_and_round_trips(ts):
     assert np.isfinite(v).all()
     # independent reference: scipy's pearsonr, edge by edge, then arctanh
     i, j = np.triu_indices(n, k=1)
-    ref = np.array([np.arctanh(np.clip(pearsonr(ts[a], ts[b]).statistic, -1 + 1e-7, 1 - 1e-7))
-                    for a, b in zip(i, j)])
+    ref = np.array(
+        [
+            np.arctanh(np.clip(pearsonr(ts[a], ts[b]).statistic, -1 + 1e-7, 1 - 1e-7))
+            for a, b in zip(i, j, strict=True)
+        ]
+    )
     np.testing.assert_allclose(v, ref, atol=1e-9)
     m = vector_to_matrix(v, n)
     np.testing.assert_allclose(m, m.T)

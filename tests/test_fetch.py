@@ -125,21 +125,34 @@ def _manifest_for(root: Path, base_url: str, unknown: tuple[str, ...] = ()) -> d
             kind, sub, run = "timeseries", SUBS[0], "restAP_run-01"
         known = rel not in unknown
         files.append(
-            {"path": rel, "size": f.stat().st_size if known else None,
-             "sha256": sha256_file(f) if known else None,
-             "checksum": "sha256" if known else "unknown", "kind": kind,
-             "participant": sub, "run": run, "url": base_url + rel}
+            {
+                "path": rel,
+                "size": f.stat().st_size if known else None,
+                "sha256": sha256_file(f) if known else None,
+                "checksum": "sha256" if known else "unknown",
+                "kind": kind,
+                "participant": sub,
+                "run": run,
+                "url": base_url + rel,
+            }
         )
     manifest = {
         "schema_version": SCHEMA_VERSION,
-        "dataset": {"id": "ds005237", "name": "test tree", "doi": "10.18112/openneuro.ds005237",
-                    "version": "1.1.3", "licence": "CC0",
-                    "landing_page": "https://openneuro.org/datasets/ds005237"},
+        "dataset": {
+            "id": "ds005237",
+            "name": "test tree",
+            "doi": "10.18112/openneuro.ds005237",
+            "version": "1.1.3",
+            "licence": "CC0",
+            "landing_page": "https://openneuro.org/datasets/ds005237",
+        },
         "citations": [
             {"key": k, "role": r, "text": "t", "doi": d}
-            for k, r, d in (("a", "dataset", "10.18112/openneuro.ds005237"),
-                            ("b", "data descriptor", "10.1101/2024.06.18.24309054"),
-                            ("c", "paper", "10.34133/bmef.0231"))
+            for k, r, d in (
+                ("a", "dataset", "10.18112/openneuro.ds005237"),
+                ("b", "data descriptor", "10.1101/2024.06.18.24309054"),
+                ("c", "paper", "10.34133/bmef.0231"),
+            )
         ],
         "base_url": base_url,
         "source": {"index": "test", "index_sha256": "0" * 64, "text_files": "test"},
@@ -160,8 +173,9 @@ def remote(tmp_path, monkeypatch) -> Iterator[Remote]:
     r = Remote(tmp_path / "remote")
     _make_tree(r.root)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(r))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     r.base_url = f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
     try:
@@ -350,8 +364,18 @@ def test_cli_fetch(remote, tmp_path, capsys):
     mpath = tmp_path / "manifest.json"
     mpath.write_text(json.dumps(_manifest_for(remote.root, "https://openneuro.invalid/ds005237/")))
     dest = tmp_path / "tcp"
-    argv = ["data", "fetch", str(dest), "--manifest", str(mpath), "--base-url", remote.base_url,
-            "--n", "1", "--quiet"]
+    argv = [
+        "data",
+        "fetch",
+        str(dest),
+        "--manifest",
+        str(mpath),
+        "--base-url",
+        remote.base_url,
+        "--n",
+        "1",
+        "--quiet",
+    ]
     assert main(argv) == 0
     assert (dest / H5_REL).is_file() and (dest / events_relpath(SUBS[0], FACES)).is_file()
     assert not (dest / events_relpath(SUBS[1], FACES)).exists()
@@ -381,8 +405,10 @@ def test_unverified_entry_is_downloaded_and_named_in_a_warning(remote, mixed, tm
 def test_unverified_entry_with_connection_dropped_leaves_nothing(remote, mixed, tmp_path, caplog):
     remote.drop[UNV_REL] = "always"
     dest = tmp_path / "tcp"
-    with caplog.at_level(logging.WARNING, logger="dtb.data.fetch"), \
-            pytest.raises(FetchError) as info:
+    with (
+        caplog.at_level(logging.WARNING, logger="dtb.data.fetch"),
+        pytest.raises(FetchError) as info,
+    ):
         fetch(dest, mixed, base_url=remote.base_url, retries=2, **FAST)
     assert UNV_REL in str(info.value) and "download failed after 3 attempt" in str(info.value)
     assert remote.requests(UNV_REL) == 3  # retried like any other file
@@ -456,8 +482,9 @@ def test_entry_claiming_a_checksum_without_one_is_refused(entries, tmp_path):
         fetch(tmp_path / "tcp", [e], base_url="http://127.0.0.1:9/", **FAST)
 
 
-def test_unverified_body_shorter_than_content_length_is_not_kept(remote, mixed, tmp_path,
-                                                                   monkeypatch):
+def test_unverified_body_shorter_than_content_length_is_not_kept(
+    remote, mixed, tmp_path, monkeypatch
+):
     """A body cut short without the transport noticing is caught by the announced length."""
     import pooch
 

@@ -4,7 +4,8 @@ from dtb.layout import FACES, REST, STROOP, bids_id, events_relpath, nda_folder,
 
 
 @pytest.mark.parametrize(
-    "spelling", ["sub-NDARINVAB123CDE", "NDARINVAB123CDE", "NDAR_INVAB123CDE", " sub-NDARINVAB123CDE "]
+    "spelling",
+    ["sub-NDARINVAB123CDE", "NDARINVAB123CDE", "NDAR_INVAB123CDE", " sub-NDARINVAB123CDE "],
 )
 def test_bids_id_accepts_every_spelling(spelling):
     assert bids_id(spelling) == "sub-NDARINVAB123CDE"

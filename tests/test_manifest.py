@@ -92,8 +92,11 @@ def test_top_level_facts(raw):
     assert raw["dataset"]["licence"] == "CC0"
     assert raw["base_url"] == "https://s3.amazonaws.com/openneuro.org/ds005237/"
     dois = {c["doi"] for c in raw["citations"]}
-    assert {"10.18112/openneuro.ds005237", "10.1101/2024.06.18.24309054",
-            "10.34133/bmef.0231"} <= dois
+    assert {
+        "10.18112/openneuro.ds005237",
+        "10.1101/2024.06.18.24309054",
+        "10.34133/bmef.0231",
+    } <= dois
 
 
 def test_every_url_is_base_url_plus_path(raw):
@@ -124,8 +127,11 @@ def test_only_events_entries_are_unverified(raw):
     known = [e for e in raw["files"] if e["checksum"] != "unknown"]
     assert all(e["checksum"] == "sha256" for e in known)
     assert all(isinstance(e["size"], int) and isinstance(e["sha256"], str) for e in known)
-    assert raw["totals"]["unverified"] == raw["totals"]["kinds"]["events"]["unverified"] == len(
-        unknown)
+    assert (
+        raw["totals"]["unverified"]
+        == raw["totals"]["kinds"]["events"]["unverified"]
+        == len(unknown)
+    )
 
 
 def test_readme_states_the_totals(raw):
@@ -208,8 +214,12 @@ def test_large_entries_match_the_index(raw, index):
 @needs_tcp
 def test_manifest_is_complete(raw, index):
     paths = {e["path"] for e in raw["files"]}
-    runs = ("task-restAP_run-01", "task-restAP_run-02", "task-hammerAP_run-01",
-            "task-stroopAP_run-01")
+    runs = (
+        "task-restAP_run-01",
+        "task-restAP_run-02",
+        "task-hammerAP_run-01",
+        "task-stroopAP_run-01",
+    )
     h5 = {p for p in index if p.endswith("_parcellated.h5") and p.split("/")[-1].startswith(runs)}
     assert h5 and h5 <= paths
     pheno = {p for p in index if p.startswith("phenotype/") and p.endswith(".tsv")}
@@ -284,8 +294,9 @@ def test_inconsistent_manifests_are_rejected(raw, tmp_path, breakage, pattern):
 
 
 def _first(raw: dict, kind: str, checksum: str) -> int:
-    return next(i for i, e in enumerate(raw["files"])
-                if e["kind"] == kind and e["checksum"] == checksum)
+    return next(
+        i for i, e in enumerate(raw["files"]) if e["kind"] == kind and e["checksum"] == checksum
+    )
 
 
 def test_schema_allows_null_only_for_unknown_checksum_events(raw):
@@ -297,8 +308,12 @@ def test_schema_allows_null_only_for_unknown_checksum_events(raw):
         if kind == "events":
             continue
         j = next(k for k, e in enumerate(raw["files"]) if e["kind"] == kind)
-        for change in ({"sha256": None}, {"size": None}, {"size": None, "sha256": None},
-                       {"size": None, "sha256": None, "checksum": "unknown"}):
+        for change in (
+            {"sha256": None},
+            {"size": None},
+            {"size": None, "sha256": None},
+            {"size": None, "sha256": None, "checksum": "unknown"},
+        ):
             bad = copy.deepcopy(raw)
             bad["files"][j].update(change)
             assert not validator.is_valid(bad), (kind, change)
@@ -359,7 +374,7 @@ def test_select_everything_by_default(manifest):
 def test_select_participants_in_any_spelling(manifest):
     known = sorted(_participants(manifest["files"]))
     a, b = known[3], known[10]
-    spellings = [a, a[len("sub-"):], "NDAR_INV" + b[len("sub-NDARINV"):]]
+    spellings = [a, a[len("sub-") :], "NDAR_INV" + b[len("sub-NDARINV") :]]
     sel = select_entries(manifest, participants=spellings)
     assert _participants(sel) == {a, b}
     shared = [e for e in manifest["files"] if e["participant"] is None]
@@ -379,7 +394,9 @@ def test_select_kinds_keeps_participants_tsv(manifest):
     assert {e["kind"] for e in sel} == {"timeseries", "participants"}
     assert 1 <= len(sel) - 1 <= 4
     assert {e["kind"] for e in select_entries(manifest, kinds=["phenotype"])} == {
-        "phenotype", "participants"}
+        "phenotype",
+        "participants",
+    }
 
 
 def test_select_verified_only_leaves_out_unknown_checksums(manifest):
@@ -430,14 +447,27 @@ def test_summary_counts_and_bytes_per_kind(manifest):
     assert s["bytes"] == manifest["totals"]["bytes"]
     assert s["unverified"] == manifest["totals"]["unverified"]
     for kind, t in manifest["totals"]["kinds"].items():
-        assert s["kinds"][kind] == {"count": t["files"], "bytes": t["bytes"],
-                                    "unverified": t["unverified"]}
+        assert s["kinds"][kind] == {
+            "count": t["files"],
+            "bytes": t["bytes"],
+            "unverified": t["unverified"],
+        }
     h = "0" * 64
-    small = summary([{"kind": "events", "size": 3, "sha256": h, "checksum": "sha256"},
-                     {"kind": "events", "size": 4, "sha256": h, "checksum": "sha256"},
-                     {"kind": "events", "size": None, "sha256": None, "checksum": "unknown"},
-                     {"kind": "participants", "size": 1, "sha256": h, "checksum": "sha256"}])
-    assert small == {"count": 4, "bytes": 8, "unverified": 1,
-                     "kinds": {"participants": {"count": 1, "bytes": 1, "unverified": 0},
-                               "events": {"count": 3, "bytes": 7, "unverified": 1}}}
+    small = summary(
+        [
+            {"kind": "events", "size": 3, "sha256": h, "checksum": "sha256"},
+            {"kind": "events", "size": 4, "sha256": h, "checksum": "sha256"},
+            {"kind": "events", "size": None, "sha256": None, "checksum": "unknown"},
+            {"kind": "participants", "size": 1, "sha256": h, "checksum": "sha256"},
+        ]
+    )
+    assert small == {
+        "count": 4,
+        "bytes": 8,
+        "unverified": 1,
+        "kinds": {
+            "participants": {"count": 1, "bytes": 1, "unverified": 0},
+            "events": {"count": 3, "bytes": 7, "unverified": 1},
+        },
+    }
     assert summary([]) == {"count": 0, "bytes": 0, "unverified": 0, "kinds": {}}

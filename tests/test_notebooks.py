@@ -21,7 +21,15 @@ def test_parameters_are_injected_and_a_failing_cell_is_named(tmp_path):
     assert "x is 5" in text
 
     bad = tmp_path / "broken_figure.py"
-    _write(bad, [params, nbformat.v4.new_code_cell("y = 2"),
-                 nbformat.v4.new_code_cell("raise RuntimeError('deliberately broken')")])
-    with pytest.raises(NotebookError, match=r"broken_figure\.py failed in cell .*deliberately broken"):
+    _write(
+        bad,
+        [
+            params,
+            nbformat.v4.new_code_cell("y = 2"),
+            nbformat.v4.new_code_cell("raise RuntimeError('deliberately broken')"),
+        ],
+    )
+    with pytest.raises(
+        NotebookError, match=r"broken_figure\.py failed in cell .*deliberately broken"
+    ):
         execute_notebook(bad, tmp_path / "bad.ipynb", {"x": 1}, cwd=tmp_path)

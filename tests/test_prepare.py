@@ -4,6 +4,7 @@ import shutil
 import numpy as np
 import pytest
 from scipy.interpolate import CubicSpline
+from test_check import tree_digest
 
 from dtb.cli import main
 from dtb.data.cohort import read_participants
@@ -12,7 +13,6 @@ from dtb.data.prepare import PrepareConfig, load_prepared, prepare, resample_bol
 from dtb.data.regions import region_signals
 from dtb.data.timeseries import read_timeseries
 from dtb.layout import FACES, REST, STROOP, timeseries_path
-from test_check import tree_digest
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,9 @@ def test_cache_is_reused_when_unchanged_and_rebuilt_when_inputs_change(synth_cop
     assert first.stat().st_mtime_ns == mtime
     assert prepare(synth_copy, out, PrepareConfig(seed=1), progress=False) != first
     ids = read_participants(synth_copy)
-    shutil.copy(timeseries_path(synth_copy, ids[1], REST), timeseries_path(synth_copy, ids[0], REST))
+    shutil.copy(
+        timeseries_path(synth_copy, ids[1], REST), timeseries_path(synth_copy, ids[0], REST)
+    )
     assert prepare(synth_copy, out, progress=False) != first
 
 
@@ -110,7 +112,10 @@ def test_an_empty_cache_is_refused(tmp_path):
     import json
 
     path = tmp_path / "cohort-empty.npz"
-    np.savez(path, fc=np.zeros((0, 10), np.float32),
-             meta=np.array(json.dumps({"format": 1, "participants": []})))
+    np.savez(
+        path,
+        fc=np.zeros((0, 10), np.float32),
+        meta=np.array(json.dumps({"format": 1, "participants": []})),
+    )
     with pytest.raises(ValueError, match="empty cohort"):
         load_prepared(path)

@@ -15,14 +15,27 @@ def test_suite_entries_cover_every_protocol_and_control():
 def test_suite_trains_evaluates_and_reuses_finished_runs(synth_root, tmp_path):
     cache = prepare(synth_root, tmp_path / "cache", progress=False)
     entries = [Entry("paper", "paper"), Entry("zero-shot-shuffle-3", "zero-shot", "shuffle", 3)]
-    table = run_suite(cache, tmp_path / "suite", entries=entries, n_folds=2, device="cpu",
-                      train_overrides={"max_epochs": 1}, progress=False)
+    table = run_suite(
+        cache,
+        tmp_path / "suite",
+        entries=entries,
+        n_folds=2,
+        device="cpu",
+        train_overrides={"max_epochs": 1},
+        progress=False,
+    )
     assert set(table["entry"]) == {"paper", "zero-shot-shuffle-3"}
     assert set(table["task"]) == {"faces", "stroop"}
     on_disk = pd.read_csv(tmp_path / "suite" / "suite.tsv", sep="\t")
     assert len(on_disk) == 4
     ckpt = tmp_path / "suite" / "paper" / "run" / "checkpoint.pt"
     mtime = ckpt.stat().st_mtime_ns
-    run_suite(cache, tmp_path / "suite", entries=entries[:1], device="cpu",
-              train_overrides={"max_epochs": 1}, progress=False)
+    run_suite(
+        cache,
+        tmp_path / "suite",
+        entries=entries[:1],
+        device="cpu",
+        train_overrides={"max_epochs": 1},
+        progress=False,
+    )
     assert ckpt.stat().st_mtime_ns == mtime  # finished run reused, not retrained

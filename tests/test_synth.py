@@ -54,8 +54,9 @@ def truth(cohort) -> dict:
 def fc(cohort, truth) -> np.ndarray:
     """Fisher-z FC vectors from the written rest runs, shape (n, 93961)."""
     ids = truth["table"]["participant_id"]
-    return np.stack([fc_vector(read_timeseries(timeseries_path(cohort, p, REST), REST))
-                     for p in ids])
+    return np.stack(
+        [fc_vector(read_timeseries(timeseries_path(cohort, p, REST), REST)) for p in ids]
+    )
 
 
 def _digests(root: Path, participants: list[str] | None = None) -> dict[str, str]:
@@ -65,7 +66,7 @@ def _digests(root: Path, participants: list[str] | None = None) -> dict[str, str
             continue
         rel = str(p.relative_to(root))
         if participants is not None and not any(
-            q[len("sub-NDARINV"):] in rel for q in participants
+            q[len("sub-NDARINV") :] in rel for q in participants
         ):
             continue
         out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
@@ -102,20 +103,42 @@ def test_files_follow_the_tcp_layout_and_every_reader_accepts_them(cohort, truth
 
     faces = pd.read_csv(events_path(cohort, ids[0], FACES), sep="\t")
     assert list(faces.columns) == [
-        "onset", "duration", "trial_type", "response_time", "accuracy_binarized", "tr_seconds",
-        "cueStartTime", "cueEndTime", "trialEndTime", "fixStartTime", "fixEndTime",
-        "runEndTime", "stimLeft", "stimTop", "stimRight",
+        "onset",
+        "duration",
+        "trial_type",
+        "response_time",
+        "accuracy_binarized",
+        "tr_seconds",
+        "cueStartTime",
+        "cueEndTime",
+        "trialEndTime",
+        "fixStartTime",
+        "fixEndTime",
+        "runEndTime",
+        "stimLeft",
+        "stimTop",
+        "stimRight",
     ]
     stroop = pd.read_csv(events_path(cohort, ids[0], STROOP), sep="\t")
     assert list(stroop.columns) == [
-        "onset", "duration", "trial_type", "response_time", "accuracy_binarized", "tr_seconds",
-        "stimulus_text", "stimulus_color",
+        "onset",
+        "duration",
+        "trial_type",
+        "response_time",
+        "accuracy_binarized",
+        "tr_seconds",
+        "stimulus_text",
+        "stimulus_color",
     ]
     report = check_dataset(cohort)
     assert not report.problems and report.table["usable"].all()
 
-    pheno = pd.read_csv(cohort / "phenotype" / "synth_measures.tsv", sep="\t",
-                        na_values=["n/a"], keep_default_na=False)
+    pheno = pd.read_csv(
+        cohort / "phenotype" / "synth_measures.tsv",
+        sep="\t",
+        na_values=["n/a"],
+        keep_default_na=False,
+    )
     assert pheno["participant_id"].tolist() == ids and pheno.shape[1] >= 5
 
 
@@ -205,13 +228,19 @@ def _behaviour(events: list[pd.DataFrame], run) -> pd.DataFrame:
     rows = []
     for ev in events:
         rt, acc = ev["response_time"], ev["accuracy_binarized"]
-        hard = (ev["trial_type"].str.startswith("inc") if run == STROOP
-                else ev["trial_type"] == "face")
+        hard = (
+            ev["trial_type"].str.startswith("inc") if run == STROOP else ev["trial_type"] == "face"
+        )
         ok = acc == 1
-        rows.append({
-            "mean_rt": rt.mean(), "sd_rt": rt.std(), "accuracy": acc.mean(),
-            "miss": rt.isna().mean(), "effect": rt[hard & ok].mean() - rt[~hard & ok].mean(),
-        })
+        rows.append(
+            {
+                "mean_rt": rt.mean(),
+                "sd_rt": rt.std(),
+                "accuracy": acc.mean(),
+                "miss": rt.isna().mean(),
+                "effect": rt[hard & ok].mean() - rt[~hard & ok].mean(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -248,8 +277,14 @@ def test_task_structure_matches_the_real_protocol(cohort, truth, real_events, ru
             right = (ev["stimRight"] == ev["stimTop"]).sum()
             assert left == right == 54
             # timing: every event within 0.15 s of the real median at its position in the run
-            for col in ("onset", "cueStartTime", "cueEndTime", "trialEndTime", "fixEndTime",
-                        "runEndTime"):
+            for col in (
+                "onset",
+                "cueStartTime",
+                "cueEndTime",
+                "trialEndTime",
+                "fixEndTime",
+                "runEndTime",
+            ):
                 stack = np.stack([r[col].to_numpy(float) for r in real])
                 shown = np.isfinite(stack).any(axis=0)  # cue and run-end columns are sparse
                 ref = np.full(len(ev), np.nan)
@@ -337,8 +372,12 @@ def test_the_fc_check_fails_when_nothing_is_planted(tmp_path):
     cfg = SynthConfig(block_coupling_per_sd=0.0)
     root = synthesize(tmp_path / "null", 30, 3, cfg)
     truth = read_truth(root)
-    fc = np.stack([fc_vector(read_timeseries(timeseries_path(root, p, REST), REST))
-                   for p in truth["table"]["participant_id"]])
+    fc = np.stack(
+        [
+            fc_vector(read_timeseries(timeseries_path(root, p, REST), REST))
+            for p in truth["table"]["participant_id"]
+        ]
+    )
     assert max(_block_trait_r(truth, fc)) < 0.5
 
 
@@ -348,8 +387,9 @@ def test_rest_fc_estimates_the_participants_true_fc(cohort, truth, fc):
     est = np.tanh(fc[1])
     assert np.corrcoef(est, true[iu])[0, 1] > 0.8
     assert abs(np.mean(est - true[iu])) < 0.02
-    within = np.mean([true[i, j] for i in PARCEL_GROUPS["visual"] for j in PARCEL_GROUPS["visual"]
-                      if i < j])
+    within = np.mean(
+        [true[i, j] for i in PARCEL_GROUPS["visual"] for j in PARCEL_GROUPS["visual"] if i < j]
+    )
     assert 0.1 < within < 0.4  # realistic within-network correlation
 
 
@@ -364,7 +404,9 @@ def test_ridge_on_fc_predicts_unseen_participants_rt(cohort, truth, fc):
         rt = np.array([e["response_time"].mean() for e in events])
         keep = np.array([e["accuracy_binarized"].mean() > CHANCE[run.name] for e in events])
         pred = cross_val_predict(
-            RidgeCV(alphas=np.logspace(0, 6, 13)), fc[keep], rt[keep],
+            RidgeCV(alphas=np.logspace(0, 6, 13)),
+            fc[keep],
+            rt[keep],
             cv=KFold(5, shuffle=True, random_state=0),
         )
         r = np.corrcoef(pred, rt[keep])[0, 1]
@@ -379,8 +421,11 @@ def _glm_t(bold: np.ndarray, events: pd.DataFrame, contrast: dict[str, float]) -
     ev = events[["onset", "duration", "trial_type"]].copy()
     ev["trial_type"] = ev["trial_type"].str[:3].replace({"fac": "face", "sha": "shape"})
     dm = make_first_level_design_matrix(
-        np.arange(bold.shape[1]) * 0.8, ev, hrf_model="glover + derivative",
-        drift_model="cosine", high_pass=0.01,
+        np.arange(bold.shape[1]) * 0.8,
+        ev,
+        hrf_model="glover + derivative",
+        drift_model="cosine",
+        high_pass=0.01,
     )
     labels, results = run_glm(bold.T, dm.to_numpy(), noise_model="ols")
     con = np.array([contrast.get(c, 0.0) for c in dm.columns])
@@ -404,8 +449,12 @@ def test_task_bold_tracks_affect_in_the_amygdala_and_conflict_in_prefrontal_cort
 
 
 def test_phenotype_measures_follow_their_traits(cohort, truth):
-    pheno = pd.read_csv(cohort / "phenotype" / "synth_measures.tsv", sep="\t",
-                        na_values=["n/a"], keep_default_na=False)
+    pheno = pd.read_csv(
+        cohort / "phenotype" / "synth_measures.tsv",
+        sep="\t",
+        na_values=["n/a"],
+        keep_default_na=False,
+    )
     table = truth["table"].set_index("participant_id").loc[pheno["participant_id"]]
 
     def r(measure: str, trait: str) -> float:

@@ -33,9 +33,16 @@ def test_same_seed_same_weights_and_a_log_to_plot(cache, tmp_path):
     log = np.genfromtxt(a / "log.tsv", delimiter="\t", names=True)
     assert len(log) == load_checkpoint(a / "checkpoint.pt")["state"]["step"] > 0
     assert np.isfinite(log["loss"]).all() and (a / "best.pt").is_file()
-    c = train(cache, tmp_path / "c", TrainConfig.for_profile("quick", seed=1, **FAST),
-              device="cpu", progress=False)
-    assert not torch.equal(_weights(a)["core.hyper.fc2.weight"], _weights(c)["core.hyper.fc2.weight"])
+    c = train(
+        cache,
+        tmp_path / "c",
+        TrainConfig.for_profile("quick", seed=1, **FAST),
+        device="cpu",
+        progress=False,
+    )
+    assert not torch.equal(
+        _weights(a)["core.hyper.fc2.weight"], _weights(c)["core.hyper.fc2.weight"]
+    )
 
 
 def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(cache, tmp_path):
@@ -57,15 +64,22 @@ def test_checkpoint_from_another_config_or_cohort_is_refused(cache, synth_copy, 
     cfg = TrainConfig.for_profile("quick", max_epochs=1)
     run = train(cache, tmp_path / "r", cfg, device="cpu", progress=False, max_steps=1)
     with pytest.raises(ValueError, match=r"another train config \(lr: 0.001 -> 0.002\)"):
-        train(cache, run, TrainConfig.for_profile("quick", max_epochs=1, lr=2e-3), device="cpu",
-              progress=False, resume=True)
+        train(
+            cache,
+            run,
+            TrainConfig.for_profile("quick", max_epochs=1, lr=2e-3),
+            device="cpu",
+            progress=False,
+            resume=True,
+        )
     with pytest.raises(ValueError, match="already holds a run"):
         train(cache, run, cfg, device="cpu", progress=False)
     other = prepare(synth_copy, tmp_path / "c2", progress=False, force=True)
     # same data, but a different path: the hash decides, not the path
     train(other, run, cfg, device="cpu", progress=False, resume=True, max_steps=2)
     (synth_copy / "participants.tsv").write_text(
-        "\n".join((synth_copy / "participants.tsv").read_text().splitlines()[:-1]) + "\n")
+        "\n".join((synth_copy / "participants.tsv").read_text().splitlines()[:-1]) + "\n"
+    )
     changed = prepare(synth_copy, tmp_path / "c3", progress=False)
     with pytest.raises(ValueError, match="trained on cohort"):
         train(changed, run, cfg, device="cpu", progress=False, resume=True)
@@ -84,18 +98,25 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(cache, tmp_path, monk
 
     monkeypatch.setattr(train_mod, "loss_fn", flaky)
     with pytest.raises(TrainingDiverged, match=r"epoch 1, step 2, batch 0"):
-        train(cache, tmp_path / "nan", TrainConfig.for_profile("quick", **FAST), device="cpu",
-              progress=False)
+        train(
+            cache,
+            tmp_path / "nan",
+            TrainConfig.for_profile("quick", **FAST),
+            device="cpu",
+            progress=False,
+        )
     blob = load_checkpoint(tmp_path / "nan" / "checkpoint.pt")
     assert blob["state"]["step"] == 2
     assert all(torch.isfinite(v).all() for v in blob["model"].values() if v.is_floating_point())
 
 
-@pytest.mark.parametrize("protocol,control", [("zero-shot", "none"), ("paper", "shuffle"),
-                                              ("paper", "direct-input")])
+@pytest.mark.parametrize(
+    "protocol,control", [("zero-shot", "none"), ("paper", "shuffle"), ("paper", "direct-input")]
+)
 def test_protocols_and_controls_train_and_are_recorded(cache, tmp_path, protocol, control):
-    cfg = TrainConfig.for_profile("quick", protocol=protocol, control=control, n_folds=3,
-                                  shuffle_shift=2, max_epochs=1)
+    cfg = TrainConfig.for_profile(
+        "quick", protocol=protocol, control=control, n_folds=3, shuffle_shift=2, max_epochs=1
+    )
     run = train(cache, tmp_path / "r", cfg, device="cpu", progress=False)
     blob = load_checkpoint(run / "checkpoint.pt")
     assert blob["train_config"]["protocol"] == protocol

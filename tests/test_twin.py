@@ -46,7 +46,9 @@ def test_twin_matches_the_network_on_one_window(network):
     twin = DigitalTwin.from_fc(fc, network)
     sim = twin.simulate(x, window=100, burn_in=0)
     logits, bold = network(fc[None], torch.from_numpy(x)[None], torch.zeros(1, dtype=torch.long))
-    np.testing.assert_allclose(sim.action_prob, torch.sigmoid(logits)[0].detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        sim.action_prob, torch.sigmoid(logits)[0].detach().numpy(), atol=1e-6
+    )
     np.testing.assert_allclose(sim.bold, bold[0].detach().numpy(), atol=1e-6)
     # windows with burn-in cover a long input exactly once, in order
     long = twin.simulate(rng.random((1000, 9)).astype(np.float32))

@@ -111,19 +111,28 @@ def check_dataset(root: Path | str, *, events_only: bool = False) -> CheckReport
         row: dict[str, object] = {"participant": p}
         if not events_only:
             row["rest"] = _status(
-                problems, p, REST.name, timeseries_path(root, p, REST),
+                problems,
+                p,
+                REST.name,
+                timeseries_path(root, p, REST),
                 lambda path: read_timeseries(path, REST),
             )
         for run in TASKS:
             ev = _status(
-                problems, p, f"{run.name} events", events_path(root, p, run),
+                problems,
+                p,
+                f"{run.name} events",
+                events_path(root, p, run),
                 lambda path, run=run: read_events(path, run),
             )
             if events_only:
                 row[run.name] = ev
                 continue
             ts = _status(
-                problems, p, f"{run.name} bold", timeseries_path(root, p, run),
+                problems,
+                p,
+                f"{run.name} bold",
+                timeseries_path(root, p, run),
                 lambda path, run=run: read_timeseries(path, run),
             )
             row[run.name] = ev if ev != "ok" else ts

@@ -167,7 +167,9 @@ def encode_run(
             if row.trial_type == "face":
                 codes = _face_codes(row.stimLeft, row.stimTop, row.stimRight, rng, config)
             else:
-                codes = np.array([_shape_code(x) for x in (row.stimLeft, row.stimTop, row.stimRight)])
+                codes = np.array(
+                    [_shape_code(x) for x in (row.stimLeft, row.stimTop, row.stimRight)]
+                )
             inputs[s0[k] : s1[k], 2:8] = codes.reshape(-1)
     else:
         ink = events["stimulus_color"].astype(str).str.lower()
@@ -206,11 +208,7 @@ def trial_table(
         condition (Faces: 1 face, 0 shape; Stroop: 1 incongruent, 0 congruent).
     """
     onset = events["onset"].to_numpy(float)
-    cond = (
-        (events["trial_type"] == "face").to_numpy()
-        if run == FACES
-        else is_incongruent(events)
-    )
+    cond = (events["trial_type"] == "face").to_numpy() if run == FACES else is_incongruent(events)
     return np.column_stack(
         [
             _step(onset, config.step),

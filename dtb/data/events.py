@@ -12,12 +12,25 @@ from dtb.layout import FACES, STROOP, Run
 #: Columns each task's events file must have.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "faces": (
-        "onset", "duration", "trial_type", "response_time", "accuracy_binarized",
-        "cueStartTime", "cueEndTime", "stimLeft", "stimTop", "stimRight",
+        "onset",
+        "duration",
+        "trial_type",
+        "response_time",
+        "accuracy_binarized",
+        "cueStartTime",
+        "cueEndTime",
+        "stimLeft",
+        "stimTop",
+        "stimRight",
     ),
     "stroop": (
-        "onset", "duration", "trial_type", "response_time", "accuracy_binarized",
-        "stimulus_text", "stimulus_color",
+        "onset",
+        "duration",
+        "trial_type",
+        "response_time",
+        "accuracy_binarized",
+        "stimulus_text",
+        "stimulus_color",
     ),
 }
 #: Trials per run in the TCP protocol.
@@ -122,7 +135,9 @@ def correct_button(events: pd.DataFrame, run: Run) -> np.ndarray:
     buttons : ndarray of int, shape (n_trials,)
     """
     if run == FACES:
-        left = events["stimLeft"].astype(str).str.lower() == events["stimTop"].astype(str).str.lower()
+        left = (
+            events["stimLeft"].astype(str).str.lower() == events["stimTop"].astype(str).str.lower()
+        )
         return np.where(left.to_numpy(), 0, 1)
     if run == STROOP:
         colour = events["stimulus_color"].astype(str).str.lower()

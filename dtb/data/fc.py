@@ -37,7 +37,9 @@ def correlation_matrix(timeseries: np.ndarray) -> np.ndarray:
     sd = ts.std(axis=1)
     flat = np.flatnonzero(sd == 0)
     if flat.size:
-        raise ValueError(f"constant signal in region(s) {flat[:10].tolist()}: correlation undefined")
+        raise ValueError(
+            f"constant signal in region(s) {flat[:10].tolist()}: correlation undefined"
+        )
     corr = np.corrcoef(ts)
     np.fill_diagonal(corr, 1.0)
     return corr

@@ -210,8 +210,11 @@ def fetch(
     if verified_only:
         left_out = [e for e in entries if not is_verified(e)]
         if left_out:
-            log.info("left out %d entr%s without a checksum (verified_only)", len(left_out),
-                     "y" if len(left_out) == 1 else "ies")
+            log.info(
+                "left out %d entr%s without a checksum (verified_only)",
+                len(left_out),
+                "y" if len(left_out) == 1 else "ies",
+            )
         entries = [e for e in entries if is_verified(e)]
     items = _plan(dest, entries, base_url)
     dest.mkdir(parents=True, exist_ok=True)
@@ -229,7 +232,9 @@ def fetch(
     file_bar = _FileProgress(bar)
     headers = _Headers()
     downloader = pooch.HTTPDownloader(
-        progressbar=file_bar, chunk_size=CHUNK_SIZE, timeout=timeout,
+        progressbar=file_bar,
+        chunk_size=CHUNK_SIZE,
+        timeout=timeout,
         hooks={"response": [headers]},
     )
     result = FetchResult()
@@ -245,18 +250,28 @@ def fetch(
                     log.info("skipped %s (present, SHA-256 verified)", rel)
                 else:
                     file_bar.grow(size)
-                    log.warning("%s: present (%d bytes) and kept UNVERIFIED: the manifest has no "
-                                "checksum for it, so it cannot be checked", rel, size)
+                    log.warning(
+                        "%s: present (%d bytes) and kept UNVERIFIED: the manifest has no "
+                        "checksum for it, so it cannot be checked",
+                        rel,
+                        size,
+                    )
                 bar.update(size)
             else:
-                size, got = _download(downloader, headers, file_bar, url, final, entry, retries,
-                                      retry_wait)
+                size, got = _download(
+                    downloader, headers, file_bar, url, final, entry, retries, retry_wait
+                )
                 n_downloaded += 1
                 if verified:
                     log.info("downloaded %s (%d bytes, SHA-256 verified)", rel, size)
                 else:
-                    log.warning("%s: downloaded UNVERIFIED (%d bytes, SHA-256 %s): the manifest "
-                                "has no checksum for it", rel, size, got)
+                    log.warning(
+                        "%s: downloaded UNVERIFIED (%d bytes, SHA-256 %s): the manifest "
+                        "has no checksum for it",
+                        rel,
+                        size,
+                        got,
+                    )
             result.append(final)
             if not verified:
                 result.unverified.append(final)
@@ -266,8 +281,12 @@ def fetch(
         bar.close()
     log.info("%d file(s) downloaded, %d already present, under %s", n_downloaded, n_skipped, dest)
     if result.unverified:
-        log.warning("%d of %d file(s) could not be verified (no checksum in the manifest; each "
-                    "is named above)", len(result.unverified), len(result))
+        log.warning(
+            "%d of %d file(s) could not be verified (no checksum in the manifest; each "
+            "is named above)",
+            len(result.unverified),
+            len(result),
+        )
     return result
 
 

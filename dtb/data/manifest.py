@@ -160,7 +160,14 @@ SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "additionalProperties": False,
                 "required": [
-                    "path", "size", "sha256", "checksum", "kind", "participant", "run", "url",
+                    "path",
+                    "size",
+                    "sha256",
+                    "checksum",
+                    "kind",
+                    "participant",
+                    "run",
+                    "url",
                 ],
                 "properties": {
                     "path": {"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._/-]*$"},

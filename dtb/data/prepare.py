@@ -81,7 +81,8 @@ class PrepareConfig:
         for run in TASKS:
             if self.n_steps * STEP > run.duration + 1e-9:
                 raise ValueError(
-                    f"n_train + n_test = {self.n_steps} steps ({self.n_steps * STEP:.1f} s) exceeds "
+                    f"n_train + n_test = {self.n_steps} steps ({self.n_steps * STEP:.1f} s) "
+                    "exceeds "
                     f"the {run.name} run ({run.duration:.1f} s)"
                 )
         if not 0 < self.window <= self.n_train:
@@ -119,7 +120,9 @@ def resample_bold(signals: np.ndarray, n_steps: int) -> np.ndarray:
 
 def participant_rng(seed: int, participant: str, run_name: str) -> np.random.Generator:
     """A reproducible random stream for one participant's run, independent of cohort order."""
-    key = int.from_bytes(hashlib.sha256(f"{participant}/{run_name}".encode()).digest()[:8], "little")
+    key = int.from_bytes(
+        hashlib.sha256(f"{participant}/{run_name}".encode()).digest()[:8], "little"
+    )
     return np.random.default_rng([seed, key])
 
 

@@ -137,11 +137,23 @@ REGRESSORS = ("stimulus", "cue", "face", "shape", "incongruent", "press_left", "
 #: the TCP parcellation's left hemisphere (0-199). The right hemisphere (200-399) follows the same
 #: order with a few parcels out of place, so the same offsets + 200 serve as its approximate map.
 CORTICAL_NETWORKS: tuple[tuple[str, int, int], ...] = (
-    ("TempPar", 0, 5), ("DefaultC", 5, 10), ("DefaultB", 10, 34), ("DefaultA", 34, 50),
-    ("ContC", 50, 55), ("ContB", 55, 64), ("ContA", 64, 80), ("LimbicA", 80, 86),
-    ("LimbicB", 86, 94), ("SalVentAttnB", 94, 102), ("SalVentAttnA", 102, 118),
-    ("DorsAttnB", 118, 133), ("DorsAttnA", 133, 144), ("SomMotB", 144, 161),
-    ("SomMotA", 161, 179), ("VisPeri", 179, 189), ("VisCent", 189, 200),
+    ("TempPar", 0, 5),
+    ("DefaultC", 5, 10),
+    ("DefaultB", 10, 34),
+    ("DefaultA", 34, 50),
+    ("ContC", 50, 55),
+    ("ContB", 55, 64),
+    ("ContA", 64, 80),
+    ("LimbicA", 80, 86),
+    ("LimbicB", 86, 94),
+    ("SalVentAttnB", 94, 102),
+    ("SalVentAttnA", 102, 118),
+    ("DorsAttnB", 118, 133),
+    ("DorsAttnA", 133, 144),
+    ("SomMotB", 144, 161),
+    ("SomMotA", 161, 179),
+    ("VisPeri", 179, 189),
+    ("VisCent", 189, 200),
 )
 #: Tian S2 subcortex (right 400-415, left 416-431) and cerebellum, as systems.
 SUBCORTICAL_SYSTEMS: tuple[tuple[str, tuple[int, ...]], ...] = (
@@ -483,8 +495,12 @@ def _response_profile(cfg: SynthConfig) -> np.ndarray:
     put(PARCEL_GROUPS["prefrontal"], "cue", cfg.response_cue_prefrontal)
     put(tr["HVC_L"] + tr["HVC_R"], "face", cfg.response_face_visual)
     put(tr["AMY_L"] + tr["AMY_R"], "shape", cfg.amygdala_shape)
-    for parcels in (PARCEL_GROUPS["prefrontal"], tr["aPFC_L"] + tr["aPFC_R"],
-                    tr["VLPFC_L"] + tr["VLPFC_R"], PARCEL_GROUPS["control_cingulate"]):
+    for parcels in (
+        PARCEL_GROUPS["prefrontal"],
+        tr["aPFC_L"] + tr["aPFC_R"],
+        tr["VLPFC_L"] + tr["VLPFC_R"],
+        PARCEL_GROUPS["control_cingulate"],
+    ):
         put(parcels, "incongruent", cfg.response_incongruent_prefrontal)
     put(PARCEL_GROUPS["parietal"], "incongruent", cfg.response_incongruent_parietal)
     # A left-hand press drives the right hemisphere, a right-hand press the left one.
@@ -500,25 +516,49 @@ def _response_profile(cfg: SynthConfig) -> np.ndarray:
 #: Faces (hammerAP) timing: 4 countdown screens of 2 s, then 18 blocks of a 3 s cue and six 3 s
 #: trials (about 2 s of images, 1 s of fixation), alternating shapes and faces, shapes first.
 FACES_TIMING = {
-    "first_cue": 8.0, "block": 21.0, "cue": 3.0, "trial": 3.0, "n_blocks": 18,
-    "trials_per_block": 6, "first_cue_lag": 0.03, "cue_lag": 0.10, "cue_lag_drift": 0.0018,
-    "cue_lag_sd": 0.02, "cue_duration": 2.915, "cue_duration_sd": 0.015,
-    "first_onset_lag": 0.09, "onset_lag": 0.167, "onset_lag_sd": 0.032, "image_end": 2.03,
-    "image_end_sd": 0.015, "fix_gap": 0.004, "fix_end": 3.03, "run_end": 394.43,
+    "first_cue": 8.0,
+    "block": 21.0,
+    "cue": 3.0,
+    "trial": 3.0,
+    "n_blocks": 18,
+    "trials_per_block": 6,
+    "first_cue_lag": 0.03,
+    "cue_lag": 0.10,
+    "cue_lag_drift": 0.0018,
+    "cue_lag_sd": 0.02,
+    "cue_duration": 2.915,
+    "cue_duration_sd": 0.015,
+    "first_onset_lag": 0.09,
+    "onset_lag": 0.167,
+    "onset_lag_sd": 0.032,
+    "image_end": 2.03,
+    "image_end_sd": 0.015,
+    "fix_gap": 0.004,
+    "fix_end": 3.03,
+    "run_end": 394.43,
     "run_end_sd": 0.02,
 }
 #: Stroop (stroopAP) timing: first word at 2 s; each trial lasts one of three durations (word +
 #: variable ISI), with 25, 26 and 27 trials of 2.25, 4.5 and 8.25 s; 54 congruent (18 per colour)
 #: and 24 incongruent (4 per word/ink combination) trials.
 STROOP_TIMING = {
-    "first_onset": 2.0, "durations": (2.25, 4.5, 8.25), "n_per_duration": (25, 26, 27),
-    "n_congruent_each": 18, "n_incongruent_each": 4,
+    "first_onset": 2.0,
+    "durations": (2.25, 4.5, 8.25),
+    "n_per_duration": (25, 26, 27),
+    "n_congruent_each": 18,
+    "n_incongruent_each": 4,
 }
 #: Stroop trial types: (word, ink) per BIDS level (the dataset's events sidecar).
 STROOP_TYPES = {
-    "con1": ("red", "red"), "con2": ("green", "green"), "con3": ("blue", "blue"),
-    "inc1": ("green", "red"), "inc2": ("blue", "red"), "inc3": ("red", "green"),
-    "inc4": ("blue", "green"), "inc5": ("red", "blue"), "inc6": ("green", "blue"),
+    "con1": ("red", "red"),
+    "con2": ("green", "green"),
+    "con3": ("blue", "blue"),
+    "inc1": ("green", "red"),
+    "inc2": ("blue", "red"),
+    "inc3": ("red", "green"),
+    "inc4": ("blue", "green"),
+    "inc5": ("red", "blue"),
+    "inc6": ("green", "blue"),
 }
 SHAPES = ("circle.bmp", "oval-horizontal.bmp", "oval-vertical.bmp")
 
@@ -563,11 +603,17 @@ def _faces_design(rng: np.random.Generator) -> pd.DataFrame:
             tops.append(fam[top])
             others.append(fam[other])
     tops_a, others_a = np.array(tops), np.array(others)
-    return pd.DataFrame({
-        "block": block, "trial_type": kind, "slot": slot,
-        "stimLeft": np.where(left, tops_a, others_a), "stimTop": tops_a,
-        "stimRight": np.where(left, others_a, tops_a), "correct": np.where(left, 0, 1),
-    })
+    return pd.DataFrame(
+        {
+            "block": block,
+            "trial_type": kind,
+            "slot": slot,
+            "stimLeft": np.where(left, tops_a, others_a),
+            "stimTop": tops_a,
+            "stimRight": np.where(left, others_a, tops_a),
+            "correct": np.where(left, 0, 1),
+        }
+    )
 
 
 def _stroop_design(rng: np.random.Generator) -> pd.DataFrame:
@@ -582,10 +628,16 @@ def _stroop_design(rng: np.random.Generator) -> pd.DataFrame:
     onset = t["first_onset"] + np.concatenate([[0.0], np.cumsum(dur)[:-1]])
     word = [STROOP_TYPES[x][0] for x in types]
     ink = [STROOP_TYPES[x][1] for x in types]
-    return pd.DataFrame({
-        "onset": onset, "duration": dur, "trial_type": types, "stimulus_text": word,
-        "stimulus_color": ink, "correct": [("red", "green", "blue").index(c) for c in ink],
-    })
+    return pd.DataFrame(
+        {
+            "onset": onset,
+            "duration": dur,
+            "trial_type": types,
+            "stimulus_text": word,
+            "stimulus_color": ink,
+            "correct": [("red", "green", "blue").index(c) for c in ink],
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,8 +646,15 @@ def _stroop_design(rng: np.random.Generator) -> pd.DataFrame:
 
 _LETTERS = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ"))
 _ALNUM = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
-_STREAMS = ("person", "connectome", "faces_events", "stroop_events", "rest", "faces_bold",
-            "stroop_bold")
+_STREAMS = (
+    "person",
+    "connectome",
+    "faces_events",
+    "stroop_events",
+    "rest",
+    "faces_bold",
+    "stroop_bold",
+)
 
 
 def _participant_streams(people_ss: np.random.SeedSequence, n: int) -> list[dict[str, Any]]:
@@ -613,7 +672,8 @@ def _expit(x: float) -> float:
 def _draw_person(rng: np.random.Generator, cfg: SynthConfig) -> dict[str, Any]:
     """Identity, demographics, traits and behavioural parameters of one participant."""
     pid = (
-        "".join(rng.choice(_LETTERS, 2)) + "".join(str(d) for d in rng.integers(0, 10, 3))
+        "".join(rng.choice(_LETTERS, 2))
+        + "".join(str(d) for d in rng.integers(0, 10, 3))
         + "".join(rng.choice(_ALNUM, 3))
     )
     speed, affect = rng.standard_normal(2)
@@ -626,18 +686,36 @@ def _draw_person(rng: np.random.Generator, cfg: SynthConfig) -> dict[str, Any]:
     shared = rng.standard_normal()
     person: dict[str, Any] = {
         "participant_id": f"sub-NDARINV{pid}",
-        "age": round(age, 2), "sex": sex, "Site": site, "Group": "Patient" if patient else "GenPop",
-        "speed": float(speed), "affect": float(affect),
+        "age": round(age, 2),
+        "sex": sex,
+        "Site": site,
+        "Group": "Patient" if patient else "GenPop",
+        "speed": float(speed),
+        "affect": float(affect),
     }
     for task, median, effect, effect_sd, trial_sd, err in (
-        ("faces", cfg.faces_rt_median, cfg.face_effect, cfg.face_effect_sd, cfg.faces_trial_sd,
-         cfg.faces_error_rate),
-        ("stroop", cfg.stroop_rt_median, cfg.incongruent_effect, cfg.incongruent_effect_sd,
-         cfg.stroop_trial_sd, cfg.stroop_error_rate),
+        (
+            "faces",
+            cfg.faces_rt_median,
+            cfg.face_effect,
+            cfg.face_effect_sd,
+            cfg.faces_trial_sd,
+            cfg.faces_error_rate,
+        ),
+        (
+            "stroop",
+            cfg.stroop_rt_median,
+            cfg.incongruent_effect,
+            cfg.incongruent_effect_sd,
+            cfg.stroop_trial_sd,
+            cfg.stroop_error_rate,
+        ),
     ):
         z = rng.standard_normal(5)
         person[f"{task}_log_rt"] = float(
-            np.log(median) - cfg.speed_effect * speed + cfg.rt_individual_sd * shared
+            np.log(median)
+            - cfg.speed_effect * speed
+            + cfg.rt_individual_sd * shared
             + cfg.rt_task_sd * z[0]
         )
         person[f"{task}_effect"] = float(effect + effect_sd * z[1])
@@ -651,7 +729,8 @@ def _draw_person(rng: np.random.Generator, cfg: SynthConfig) -> dict[str, Any]:
         if mode == "random":
             person[f"{task}_miss_rate"] = float(rng.uniform(0.1, 0.5))
     person["amygdala_face"] = float(
-        cfg.amygdala_face + cfg.amygdala_face_per_affect * affect
+        cfg.amygdala_face
+        + cfg.amygdala_face_per_affect * affect
         + cfg.amygdala_face_noise * rng.standard_normal()
     )
     return person
@@ -698,8 +777,7 @@ def _people(
             person["participant_id"] = "sub-NDARINV" + "".join(rng.choice(_ALNUM, 8))
         seen.add(person["participant_id"])
         people.append(person)
-        measures.append({"participant_id": person["participant_id"],
-                         **_measures(rng, person, cfg)})
+        measures.append({"participant_id": person["participant_id"], **_measures(rng, person, cfg)})
     return people, measures
 
 
@@ -763,10 +841,12 @@ def _draw_connectome(
     load[:, k + 2 * p :] = cfg.individual_loading_sd * rng.standard_normal(
         (N_REGIONS, cfg.n_individual_factors)
     )
-    coupling = np.array([
-        cfg.block_coupling + sign * cfg.block_coupling_per_sd * person[trait]
-        for trait, _, _, sign in cfg.planted_blocks
-    ]) + cfg.block_coupling_noise * rng.standard_normal(p)
+    coupling = np.array(
+        [
+            cfg.block_coupling + sign * cfg.block_coupling_per_sd * person[trait]
+            for trait, _, _, sign in cfg.planted_blocks
+        ]
+    ) + cfg.block_coupling_noise * rng.standard_normal(p)
     coupling = np.clip(coupling, -0.95, 0.95)
     common = (load**2).sum(axis=1)
     limit = 1 - cfg.min_unique_variance
@@ -780,13 +860,19 @@ def _draw_connectome(
 
 
 def _responses(
-    rng: np.random.Generator, person: dict[str, Any], task: str, hard: np.ndarray,
-    window: np.ndarray, n_buttons: int, cfg: SynthConfig,
+    rng: np.random.Generator,
+    person: dict[str, Any],
+    task: str,
+    hard: np.ndarray,
+    window: np.ndarray,
+    n_buttons: int,
+    cfg: SynthConfig,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-trial RT (NaN = miss), accuracy (0/1) and pressed button offset (0 = correct)."""
     n = len(hard)
     log_rt = (
-        person[f"{task}_log_rt"] + person[f"{task}_effect"] * hard
+        person[f"{task}_log_rt"]
+        + person[f"{task}_effect"] * hard
         + person[f"{task}_trial_sd"] * rng.standard_normal(n)
     )
     rt = np.exp(log_rt)
@@ -818,8 +904,11 @@ def _faces_events(rng: np.random.Generator, person: dict, cohort: _Cohort, cfg: 
     block = d["block"].to_numpy()
     # display lags: the first cue comes almost on time, later ones drift a little later
     cue_lag = np.where(block == 0, t["first_cue_lag"], t["cue_lag"] + t["cue_lag_drift"] * block)
-    cue_start = t["first_cue"] + t["block"] * block + (
-        cue_lag + t["cue_lag_sd"] * rng.standard_normal(n)).clip(0.0, 0.3)
+    cue_start = (
+        t["first_cue"]
+        + t["block"] * block
+        + (cue_lag + t["cue_lag_sd"] * rng.standard_normal(n)).clip(0.0, 0.3)
+    )
     cue_end = cue_start + rng.normal(t["cue_duration"], t["cue_duration_sd"], n).clip(2.8, 2.99)
     # the display's lag at trial start varies (less after a cue), but the images leave on the
     # nominal clock
@@ -835,14 +924,25 @@ def _faces_events(rng: np.random.Generator, person: dict, cohort: _Cohort, cfg: 
     rt, acc, offset = _responses(rng, person, "faces", face, duration, 2, cfg)
     correct = d["correct"].to_numpy()
     pressed = np.where(offset < 0, -1, np.where(offset == 0, correct, 1 - correct))
-    events = pd.DataFrame({
-        "onset": onset, "duration": duration, "trial_type": d["trial_type"],
-        "response_time": rt, "accuracy_binarized": acc, "tr_seconds": TR,
-        "cueStartTime": np.where(first, cue_start, np.nan),
-        "cueEndTime": np.where(first, cue_end, np.nan), "trialEndTime": trial_end,
-        "fixStartTime": fix_start, "fixEndTime": fix_end, "runEndTime": run_end,
-        "stimLeft": d["stimLeft"], "stimTop": d["stimTop"], "stimRight": d["stimRight"],
-    })
+    events = pd.DataFrame(
+        {
+            "onset": onset,
+            "duration": duration,
+            "trial_type": d["trial_type"],
+            "response_time": rt,
+            "accuracy_binarized": acc,
+            "tr_seconds": TR,
+            "cueStartTime": np.where(first, cue_start, np.nan),
+            "cueEndTime": np.where(first, cue_end, np.nan),
+            "trialEndTime": trial_end,
+            "fixStartTime": fix_start,
+            "fixEndTime": fix_end,
+            "runEndTime": run_end,
+            "stimLeft": d["stimLeft"],
+            "stimTop": d["stimTop"],
+            "stimRight": d["stimRight"],
+        }
+    )
     return events, pressed
 
 
@@ -852,11 +952,18 @@ def _stroop_events(rng: np.random.Generator, person: dict, cohort: _Cohort, cfg:
     window = np.minimum(d["duration"].to_numpy() - 0.25, cfg.stroop_max_rt)
     rt, acc, offset = _responses(rng, person, "stroop", inc, window, 3, cfg)
     pressed = np.where(offset < 0, -1, (d["correct"].to_numpy() + np.maximum(offset, 0)) % 3)
-    events = pd.DataFrame({
-        "onset": d["onset"], "duration": d["duration"], "trial_type": d["trial_type"],
-        "response_time": rt, "accuracy_binarized": acc, "tr_seconds": TR,
-        "stimulus_text": d["stimulus_text"], "stimulus_color": d["stimulus_color"],
-    })
+    events = pd.DataFrame(
+        {
+            "onset": d["onset"],
+            "duration": d["duration"],
+            "trial_type": d["trial_type"],
+            "response_time": rt,
+            "accuracy_binarized": acc,
+            "tr_seconds": TR,
+            "stimulus_text": d["stimulus_text"],
+            "stimulus_color": d["stimulus_color"],
+        }
+    )
     return events, pressed
 
 
@@ -877,7 +984,10 @@ def _event_peak(duration: float) -> float:
 
 
 def _regressor(
-    onsets: np.ndarray, durations: np.ndarray | float, frames: np.ndarray, ref_duration: float,
+    onsets: np.ndarray,
+    durations: np.ndarray | float,
+    frames: np.ndarray,
+    ref_duration: float,
     cfg: SynthConfig,
 ) -> np.ndarray:
     from nilearn.glm.first_level import compute_regressor
@@ -913,16 +1023,18 @@ def _task_regressors(
         out[col["shape"]] = _regressor(onset[~face], dur[~face], frames, ref, cfg)
         for button, name in ((0, "press_left"), (1, "press_right")):
             sel = pressed == button
-            out[col[name]] = _regressor(press_t[sel], cfg.press_duration, frames,
-                                        cfg.press_duration, cfg)
+            out[col[name]] = _regressor(
+                press_t[sel], cfg.press_duration, frames, cfg.press_duration, cfg
+            )
     else:
         disp = np.minimum(events["duration"].to_numpy(float), cfg.stroop_display)
         out[col["stimulus"]] = _regressor(onset, disp, frames, cfg.stroop_display, cfg)
         inc = events["trial_type"].astype(str).str.startswith("inc").to_numpy()
         out[col["incongruent"]] = _regressor(onset[inc], disp[inc], frames, cfg.stroop_display, cfg)
         sel = pressed >= 0  # all three colour buttons are right-hand fingers
-        out[col["press_right"]] = _regressor(press_t[sel], cfg.press_duration, frames,
-                                             cfg.press_duration, cfg)
+        out[col["press_right"]] = _regressor(
+            press_t[sel], cfg.press_duration, frames, cfg.press_duration, cfg
+        )
     return out
 
 
@@ -945,13 +1057,31 @@ def _response_amplitudes(
 # ---------------------------------------------------------------------------------------------
 
 _FACES_COLUMNS = (
-    "onset", "duration", "trial_type", "response_time", "accuracy_binarized", "tr_seconds",
-    "cueStartTime", "cueEndTime", "trialEndTime", "fixStartTime", "fixEndTime", "runEndTime",
-    "stimLeft", "stimTop", "stimRight",
+    "onset",
+    "duration",
+    "trial_type",
+    "response_time",
+    "accuracy_binarized",
+    "tr_seconds",
+    "cueStartTime",
+    "cueEndTime",
+    "trialEndTime",
+    "fixStartTime",
+    "fixEndTime",
+    "runEndTime",
+    "stimLeft",
+    "stimTop",
+    "stimRight",
 )
 _STROOP_COLUMNS = (
-    "onset", "duration", "trial_type", "response_time", "accuracy_binarized", "tr_seconds",
-    "stimulus_text", "stimulus_color",
+    "onset",
+    "duration",
+    "trial_type",
+    "response_time",
+    "accuracy_binarized",
+    "tr_seconds",
+    "stimulus_text",
+    "stimulus_color",
 )
 
 
@@ -987,8 +1117,9 @@ def _write_h5(path: Path, data: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         # no timestamps, so that the same seed gives byte-identical files
         with h5py.File(tmp, "w") as f:
-            f.create_dataset(H5_KEY, data=np.ascontiguousarray(data, dtype=np.float64),
-                             track_times=False)
+            f.create_dataset(
+                H5_KEY, data=np.ascontiguousarray(data, dtype=np.float64), track_times=False
+            )
         tmp.chmod(_FILE_MODE)
 
 
@@ -1006,8 +1137,14 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-_OWNED = {"dataset_description.json", "participants.tsv", "participants.json", "phenotype",
-          "truth", PARCELLATED_DIR}
+_OWNED = {
+    "dataset_description.json",
+    "participants.tsv",
+    "participants.json",
+    "phenotype",
+    "truth",
+    PARCELLATED_DIR,
+}
 
 
 def is_synth_output(path: Path | str) -> bool:
@@ -1072,11 +1209,16 @@ def planted_edges(config: SynthConfig = SynthConfig()) -> list[dict[str, Any]]:
     out = []
     for trait, a, b, sign in config.planted_blocks:
         pairs = sorted({(min(i, j), max(i, j)) for i in PARCEL_GROUPS[a] for j in PARCEL_GROUPS[b]})
-        out.append({
-            "trait": trait, "group_a": a, "group_b": b, "sign": int(sign),
-            "effect_per_sd": sign * config.block_loading**2 * config.block_coupling_per_sd,
-            "edges": [list(p) for p in pairs],
-        })
+        out.append(
+            {
+                "trait": trait,
+                "group_a": a,
+                "group_b": b,
+                "sign": int(sign),
+                "effect_per_sd": sign * config.block_loading**2 * config.block_coupling_per_sd,
+                "edges": [list(p) for p in pairs],
+            }
+        )
     return out
 
 
@@ -1122,23 +1264,40 @@ def expected_fc(seed: int, index: int, config: SynthConfig = SynthConfig()) -> n
     cohort = _build_cohort(np.random.default_rng(cohort_ss), config)
     streams = _participant_streams(people_ss, index + 1)
     person = _people(streams, config)[0][index]
-    conn = _draw_connectome(np.random.default_rng(streams[index]["connectome"]), person, cohort,
-                            config)
+    conn = _draw_connectome(
+        np.random.default_rng(streams[index]["connectome"]), person, cohort, config
+    )
     return conn.correlation()
 
 
 #: Phenotype measures: name -> (trait weights field(s), mean, SD, decimals, description). A
 #: measure is ``mean + SD * (sum_t w_t * trait_t + sqrt(1 - sum_t w_t**2) * noise)``, so ``w_t``
 #: is its correlation with trait ``t``.
-def _phenotype_definitions(cfg: SynthConfig) -> dict[str, tuple[dict[str, float], float, float,
-                                                               int, str]]:
+def _phenotype_definitions(
+    cfg: SynthConfig,
+) -> dict[str, tuple[dict[str, float], float, float, int, str]]:
     return {
-        "digit_symbol": ({"speed": cfg.digit_symbol_r}, 55.0, 10.0, 0,
-                         "digit-symbol matching-like processing-speed score (higher = faster)"),
-        "anxiety": ({"affect": cfg.anxiety_r}, 40.0, 10.0, 0,
-                    "anxiety-like questionnaire score (higher = more anxious)"),
-        "impairment": ({"speed": cfg.impairment_speed_r, "affect": cfg.impairment_affect_r},
-                       10.0, 4.0, 1, "functional-impairment-like score (higher = more impaired)"),
+        "digit_symbol": (
+            {"speed": cfg.digit_symbol_r},
+            55.0,
+            10.0,
+            0,
+            "digit-symbol matching-like processing-speed score (higher = faster)",
+        ),
+        "anxiety": (
+            {"affect": cfg.anxiety_r},
+            40.0,
+            10.0,
+            0,
+            "anxiety-like questionnaire score (higher = more anxious)",
+        ),
+        "impairment": (
+            {"speed": cfg.impairment_speed_r, "affect": cfg.impairment_affect_r},
+            10.0,
+            4.0,
+            1,
+            "functional-impairment-like score (higher = more impaired)",
+        ),
         "vocabulary": ({}, 30.0, 5.0, 0, "null measure: unrelated to every trait"),
         "sleep_hours": ({}, 7.0, 1.0, 1, "null measure: unrelated to every trait"),
     }
@@ -1196,37 +1355,61 @@ def synthesize(
     people, measures = _people(streams, config)
 
     # the marker first: an interrupted run is still recognised as ours and can be redone
-    _write_text(dest / "dataset_description.json", _json_text({
-        "Name": "dtb synthetic cohort: a ground-truth digital twin in the TCP (ds005237) layout",
-        "BIDSVersion": "1.2.1",
-        "DatasetType": "raw",
-        "License": "CC0",
-        "GeneratedBy": [{
-            "Name": GENERATOR, "Version": __version__,
-            "Description": "Synthetic participants with known traits planted into FC, behaviour "
-                           "and task BOLD; the truth is in truth/truth.json.",
-        }],
-        "SynthSeed": seed,
-        "SynthParticipants": n,
-    }))
+    _write_text(
+        dest / "dataset_description.json",
+        _json_text(
+            {
+                "Name": (
+                    "dtb synthetic cohort: a ground-truth digital twin in the TCP (ds005237) layout"
+                ),
+                "BIDSVersion": "1.2.1",
+                "DatasetType": "raw",
+                "License": "CC0",
+                "GeneratedBy": [
+                    {
+                        "Name": GENERATOR,
+                        "Version": __version__,
+                        "Description": (
+                            "Synthetic participants with known traits planted into FC, "
+                            "behaviour and task BOLD; the truth is in truth/truth.json."
+                        ),
+                    }
+                ],
+                "SynthSeed": seed,
+                "SynthParticipants": n,
+            }
+        ),
+    )
 
     rows = []
     for person, s in zip(people, streams, strict=True):
         rows.append(_write_participant(dest, person, s, cohort, config))
 
-    part = pd.DataFrame([{
-        "participant_id": p["participant_id"], "species": "homo sapiens", "age": p["age"],
-        "sex": p["sex"], "Site": p["Site"], "Group": p["Group"],
-    } for p in people])
-    _write_text(dest / "participants.tsv",
-               _tsv(part, ("participant_id", "species", "age", "sex", "Site", "Group")))
+    part = pd.DataFrame(
+        [
+            {
+                "participant_id": p["participant_id"],
+                "species": "homo sapiens",
+                "age": p["age"],
+                "sex": p["sex"],
+                "Site": p["Site"],
+                "Group": p["Group"],
+            }
+            for p in people
+        ]
+    )
+    _write_text(
+        dest / "participants.tsv",
+        _tsv(part, ("participant_id", "species", "age", "sex", "Site", "Group")),
+    )
 
     defs = _phenotype_definitions(config)
     pheno = pd.DataFrame(measures)
     _write_text(dest / "phenotype" / "synth_measures.tsv", _tsv(pheno, tuple(pheno.columns)))
-    _write_text(dest / "phenotype" / "synth_measures.json", _json_text({
-        name: {"Description": d[4], "Units": "arbitrary"} for name, d in defs.items()
-    }))
+    _write_text(
+        dest / "phenotype" / "synth_measures.json",
+        _json_text({name: {"Description": d[4], "Units": "arbitrary"} for name, d in defs.items()}),
+    )
     pheno_truth = {
         name: {"trait_correlations": d[0], "mean": d[1], "sd": d[2], "description": d[4]}
         for name, d in defs.items()
@@ -1241,7 +1424,7 @@ def synthesize(
         "trait_description": {
             "speed": "processing speed; standard normal; higher = faster responses",
             "affect": "amygdala reactivity / negative affect; standard normal; higher = larger "
-                      "right-amygdala face > shape response",
+            "right-amygdala face > shape response",
         },
         "participants": rows,
         "planted_edges": planted_edges(config),
@@ -1265,8 +1448,10 @@ def _write_participant(
 ) -> dict[str, Any]:
     pid = person["participant_id"]
     conn = _draw_connectome(np.random.default_rng(s["connectome"]), person, cohort, cfg)
-    _write_h5(timeseries_path(dest, pid, REST),
-              conn.signals(REST.n_volumes, np.random.default_rng(s["rest"]), cfg.ar1))
+    _write_h5(
+        timeseries_path(dest, pid, REST),
+        conn.signals(REST.n_volumes, np.random.default_rng(s["rest"]), cfg.ar1),
+    )
 
     truth = dict(person)
     truth["block_coupling"] = [round(float(c), 6) for c in conn.coupling]
