@@ -216,6 +216,26 @@ def bold_metrics(bold: dict, test_start_volume: int) -> tuple[dict, pd.DataFrame
     return out, maps
 
 
+def save_bold_timecourses(path: Path, bold: dict, test_start_volume: int) -> None:
+    """Write observed and predicted test-part BOLD for overlay figures.
+
+    The file holds ``participants`` and ``tasks`` (one entry per pair), ``pred`` and ``obs``,
+    each (n_pairs, n_volumes, 20), and ``frame_times`` (n_volumes,) in seconds from run start.
+    """
+    from dtb.fileio import atomic_path
+
+    keys = sorted(bold)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(
+            f,
+            participants=np.array([k[0] for k in keys]),
+            tasks=np.array([k[1] for k in keys]),
+            pred=np.stack([bold[k][0] for k in keys]).astype(np.float32),
+            obs=np.stack([bold[k][1] for k in keys]).astype(np.float32),
+            frame_times=(test_start_volume + np.arange(bold[keys[0]][0].shape[0])) * TR,
+        )
+
+
 def evaluate(
     run_dirs: list[Path | str],
     out: Path | str,
@@ -227,7 +247,8 @@ def evaluate(
     """Evaluate one run, or the k fold runs of a zero-shot protocol together; write results.
 
     Writes ``out/behaviour.tsv`` (per participant and task), ``out/maps.tsv`` (GLM t and mean
-    BOLD per participant, task and region, when ``bold``) and ``out/metrics.json``.
+    BOLD per participant, task and region, when ``bold``), ``out/bold_test.npz`` (observed and
+    predicted test-part BOLD, :func:`save_bold_timecourses`) and ``out/metrics.json``.
     """
     out = Path(out)
     collected: dict = {}
@@ -254,6 +275,7 @@ def evaluate(
         test_start = cache.meta["config"]["n_train"] // UPSAMPLE
         metrics["bold"], maps = bold_metrics(collected, test_start)
         write_text(out / "maps.tsv", maps.to_csv(sep="\t", index=False))
+        save_bold_timecourses(out / "bold_test.npz", collected, test_start)
     write_text(out / "behaviour.tsv", table.to_csv(sep="\t", index=False))
     write_json(out / "metrics.json", metrics)
     return metrics

@@ -47,6 +47,9 @@ def test_evaluate_writes_behaviour_bold_and_skips_missing_runs(
     assert bold["group_t_r"]["n"] == 40
     maps = pd.read_csv(tmp_path / "ev" / "maps.tsv", sep="\t")
     assert len(maps) == 11 * 20 and np.isfinite(maps[["t_obs", "t_pred"]]).all().all()
+    with np.load(tmp_path / "ev" / "bold_test.npz") as z:
+        assert z["pred"].shape == z["obs"].shape == (11, 246, 20)
+        assert z["frame_times"][0] == pytest.approx(246 * 0.8)
 
 
 def test_a_run_is_refused_against_another_cohort(run_without_one_stroop, synth_root, tmp_path):
