@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     header = (
         f"{'case':<32}{'S x K':>8}{'ms/batch':>10}{'min':>8}{'fwd':>7}{'bwd':>7}{'opt':>6}"
-        f"{'GFLOP':>7}{'GF/s':>6}{'floor':>7}{'x floor':>8}{'peak MiB':>9}"
+        f"{'GFLOP':>7}{'GF/s':>6}{'floor':>7}{'x floor':>8}{'% GF/s':>7}{'peak MiB':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -355,7 +355,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['name']:<32}{r['grouping']:>8}{r['ms']:>10.0f}{r['ms_min']:>8.0f}{r['fwd']:>7.0f}"
             f"{r['bwd']:>7.0f}{r['opt']:>6.0f}{r['gflop']:>7.1f}{r['matmul_flops'] / 1e9:>6.0f}"
             f"{floor_ms:>7.0f}"
-            f"{r['floor_multiple']:>8.1f}{r['peak_bytes'] / 2**20:>9.0f}"
+            f"{r['floor_multiple']:>8.1f}{100 / r['floor_multiple']:>7.0f}"
+            f"{r['peak_bytes'] / 2**20:>9.0f}"
         )
     print()
     print(
@@ -364,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         "GF/s = fp32 2048^2 matmul throughput measured just before the case; floor = analytic "
-        "FLOPs / GF/s;\n'opt' = clip + Adam + zero_grad; ms are medians over the timed batches"
+        "FLOPs / GF/s;\n% GF/s = the share of that throughput the step achieves; "
+        "'opt' = clip + Adam + zero_grad; ms are medians over the timed batches"
     )
     if any(r["name"].endswith("malloc kept") for r in results):
         print("'malloc kept' peaks include heap memory kept from the cases before them")
