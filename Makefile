@@ -4,8 +4,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# The one install spec; environment.yml delegates to the same line (tests/test_environment.py).
-PIP_INSTALL := -e .[test,notebooks]
+# The one install spec (editable, with these extras); environment.yml delegates to the same
+# `-e .[extras]` line (tests/test_environment.py).
+PIP_EXTRAS := test,notebooks
 STAMP  := $(VENV)/.dtb-installed
 
 .PHONY: install test reproduce lab lint bench clean
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.dtb-installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet "$(PIP_INSTALL)"
+	$(BIN)/python -m pip install --quiet -e ".[$(PIP_EXTRAS)]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -7,9 +7,11 @@ from conftest import REPO
 
 
 def _makefile_spec() -> str:
-    m = re.search(r"^PIP_INSTALL\s*:=\s*(.+)$", (REPO / "Makefile").read_text(), re.M)
-    assert m, "Makefile defines PIP_INSTALL"
-    return m.group(1).strip()
+    makefile = (REPO / "Makefile").read_text()
+    m = re.search(r"^PIP_EXTRAS\s*:=\s*(.+)$", makefile, re.M)
+    assert m, "Makefile defines PIP_EXTRAS"
+    assert 'pip install --quiet -e ".[$(PIP_EXTRAS)]"' in makefile
+    return f"-e .[{m.group(1).strip()}]"
 
 
 def test_environment_yml_delegates_to_the_same_pip_install():
