@@ -60,8 +60,8 @@ class TrainConfig:
         Adam learning rate of every parameter but the hypernetwork's first layer.
     lr_first_layer : float
         Learning rate of the hypernetwork's first layer, which sees 93,961 inputs: with the same
-        rate as the rest, Adam moves its pre-activations by about lr x |fc|_1 per step and the
-        run diverges (see the performance notes in the README).
+        rate as the rest, Adam moves its pre-activations by about ``lr * sum(abs(fc))`` per
+        step and the run diverges within a few steps.
     weight_decay : float
         Decoupled weight decay (AdamW, applied as lr x weight_decay per step). With a few dozen
         participants and 93,961 FC features the hypernetwork can memorise people; decay keeps it
