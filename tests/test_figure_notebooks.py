@@ -1,0 +1,167 @@
+"""The figure notebooks run top to bottom on small real outputs and show what evaluation computed.
+
+One small synthetic cohort is prepared, its baselines computed and a two-entry suite (the paper
+protocol and a zero-shot FC-shuffle control, one epoch each) trained and evaluated once per
+module; each notebook is then executed with papermill and the numbers it saved beside its figure
+are compared with ``metrics.json``, ``baselines.json``, ``suite.tsv`` and ``run.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from dtb.cli import main
+from dtb.data.events import CHANCE
+from dtb.notebooks import NOTEBOOK_DIR, execute_notebook
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    from dtb.data.prepare import prepare
+    from dtb.data.synth import synthesize
+    from dtb.suite import Entry, run_suite
+
+    base = tmp_path_factory.mktemp("figure_inputs")
+    root = synthesize(base / "ds", 8, seed=3)
+    cache = prepare(root, base / "cache", progress=False)
+    assert main(["baselines", str(root), "--json", str(base / "baselines.json")]) == 0
+    run_suite(
+        cache,
+        base / "suite",
+        entries=[Entry("paper", "paper"), Entry("zero-shot-shuffle-4", "zero-shot", "shuffle", 4)],
+        n_folds=2,
+        device="cpu",
+        train_overrides={"max_epochs": 1},
+        progress=False,
+    )
+    return {
+        "baselines": base / "baselines.json",
+        "suite": base / "suite",
+        "run": base / "suite" / "paper" / "run",
+        "eval": base / "suite" / "paper" / "eval",
+    }
+
+
+def _execute(name: str, tmp_path: Path, **parameters) -> Path:
+    fig_dir = tmp_path / "figures"
+    params = {**{k: str(v) for k, v in parameters.items()}, "fig_dir": str(fig_dir)}
+    execute_notebook(NOTEBOOK_DIR / f"{name}.py", tmp_path / f"{name}.ipynb", params, NOTEBOOK_DIR)
+    return fig_dir
+
+
+def _saved(fig_dir: Path, stem: str) -> dict:
+    """Check the PNG, PDF and JSON of one figure and return its numbers."""
+    png, pdf, js = (fig_dir / f"{stem}.{ext}" for ext in ("png", "pdf", "json"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1_000
+    return json.loads(js.read_text())
+
+
+def _same(a, b) -> bool:
+    """Equal numbers, with None / NaN both meaning 'not computed'."""
+    missing = [v is None or (isinstance(v, float) and math.isnan(v)) for v in (a, b)]
+    if any(missing):
+        return all(missing)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def test_training_curves_show_the_run_record(inputs, tmp_path):
+    fig_dir = _execute("training_curves", tmp_path, run_dir=inputs["run"])
+    numbers = _saved(fig_dir, "training_curves")
+    run = json.loads((inputs["run"] / "run.json").read_text())
+    log = pd.read_csv(inputs["run"] / "log.tsv", sep="\t")
+    for key in ("steps", "epochs", "stopped", "best_val_loss"):
+        assert numbers[key] == run[key], key
+    assert numbers["val_loss"] == pytest.approx(log["val_loss"].dropna().tolist())
+    assert numbers["val_loss"][numbers["best_epoch"] - 1] == pytest.approx(
+        run["best_val_loss"], rel=1e-5
+    )
+
+
+def test_fig2_shows_the_evaluated_rt_and_the_baselines(inputs, tmp_path):
+    fig_dir = _execute("fig2_rt", tmp_path, eval_dir=inputs["eval"], baselines=inputs["baselines"])
+    numbers = _saved(fig_dir, "fig2_rt")
+    metrics = json.loads((inputs["eval"] / "metrics.json").read_text())["behaviour"]
+    base = json.loads(inputs["baselines"].read_text())["tasks"]
+    beh = pd.read_csv(inputs["eval"] / "behaviour.tsv", sep="\t")
+    assert set(numbers["tasks"]) == set(metrics) == {"faces", "stroop"}
+    for task, n in numbers["tasks"].items():
+        m, b = metrics[task], base[task]
+        assert n["model_rt"] == m["rt"]
+        assert _same(n["model_rt_mae_s"], m["rt_mae_s"])
+        assert _same(n["model_concordance_mean"], m["concordance_mean"])
+        assert n["n_points"] == m["rt"]["n"]
+        for key in ("r", "ci_low", "ci_high", "n", "mae_s"):
+            assert _same(n["own_mean_rt"][key], b["own_mean_rt"][key]), key
+        assert _same(n["always_correct_concordance_mean"], b["always_correct"]["concordance_mean"])
+        assert _same(n["group_mean_rt_mae_s"], b["group_mean_rt"]["mae_s"])
+        # the points drawn (above chance, with a model RT) give the r in the title
+        t = beh[(beh["task"] == task) & (beh["accuracy"] > CHANCE[task])]
+        t = t[np.isfinite(t["pred_rt"]) & np.isfinite(t["obs_rt"])]
+        assert len(t) == n["n_points"]
+        if len(t) >= 4:
+            r = stats.pearsonr(t["obs_rt"], t["pred_rt"]).statistic
+            assert r == pytest.approx(n["model_rt"]["r"])
+
+
+def test_fig3_shows_the_evaluated_bold_maps(inputs, tmp_path):
+    fig_dir = _execute("fig3_bold", tmp_path, eval_dir=inputs["eval"])
+    bold = json.loads((inputs["eval"] / "metrics.json").read_text())["bold"]
+
+    a = _saved(fig_dir, "fig3a_timecourse")
+    assert a["region"] == "V1_L" and a["moving_average_volumes"] == 4
+    assert a["moving_average_s"] == pytest.approx(3.2)
+    with np.load(inputs["eval"] / "bold_test.npz") as z:
+        assert a["participant"] in set(z["participants"].tolist())
+        assert a["n_volumes"] == z["obs"].shape[1]
+
+    bc = _saved(fig_dir, "fig3bc_group")
+    assert bc["group_t_r"] == bold["group_t_r"] and bc["group_t_r"]["n"] == 40
+    assert bc["mean_bold_r"] == bold["mean_bold_r"]
+    maps = pd.read_csv(inputs["eval"] / "maps.tsv", sep="\t")
+    assert bc["n_mean_bold_points"] == len(maps) == bold["mean_bold_r"]["n"]
+    for task, n in bc["tasks"].items():
+        assert n["group_t_obs"] == bold["tasks"][task]["group_t_obs"]
+        assert n["group_t_pred"] == bold["tasks"][task]["group_t_pred"]
+        assert n["group_t_r_task"] == bold["tasks"][task]["group_t_r_task"]
+
+    d = _saved(fig_dir, "fig3d_individual")
+    assert set(d["tasks"]) == set(bold["tasks"])
+    for task, n in d["tasks"].items():
+        m = bold["tasks"][task]
+        # rebuilt from maps.tsv in the notebook: the same values evaluation wrote
+        assert n["identification_accuracy"] == pytest.approx(m["identification_accuracy"])
+        assert n["identification_chance"] == pytest.approx(m["identification_chance"])
+        assert n["individual_map_r_mean"] == pytest.approx(m["individual_map_r_mean"])
+        assert n["differential_identifiability"] == pytest.approx(m["differential_identifiability"])
+        assert len(n["individual_r"]) == m["n_participants"]
+
+
+def test_controls_table_is_the_suite_joined_with_the_baselines(inputs, tmp_path):
+    fig_dir = _execute(
+        "controls", tmp_path, suite_dir=inputs["suite"], baselines=inputs["baselines"]
+    )
+    numbers = _saved(fig_dir, "controls")
+    suite = pd.read_csv(inputs["suite"] / "suite.tsv", sep="\t")
+    base = json.loads(inputs["baselines"].read_text())["tasks"]
+    assert numbers["entries"] == ["paper", "zero-shot-shuffle-4"]
+    assert len(numbers["rows"]) == len(suite) == 4
+    for row, expected in zip(numbers["rows"], suite.to_dict(orient="records"), strict=True):
+        for key, value in expected.items():
+            assert _same(row[key], value), (row["entry"], row["task"], key)
+        b = base[row["task"]]
+        assert _same(row["own_mean_r"], b["own_mean_rt"]["r"])
+        assert _same(row["own_mean_ci_low"], b["own_mean_rt"]["ci_low"])
+        assert _same(row["group_mean_mae_s"], b["group_mean_rt"]["mae_s"])
+        assert _same(row["always_correct_concordance"], b["always_correct"]["concordance_mean"])
