@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # The one install spec (editable, with these extras); environment.yml delegates to the same
 # `-e .[extras]` line (tests/test_environment.py).
-PIP_EXTRAS := test,notebooks
+PIP_EXTRAS := test,notebooks,book
 STAMP  := $(VENV)/.dtb-installed
 
 .PHONY: install test reproduce lab lint bench clean

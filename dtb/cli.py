@@ -165,6 +165,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         out=args.out,
         participants=args.participants,
         seed=args.seed,
+        device=args.device,
+        book=not args.no_book,
     )
     return 0
 
@@ -282,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic cohort size (default: the profile's)",
     )
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    r.add_argument("--no-book", action="store_true", help="skip the Jupyter Book build")
     r.set_defaults(func=_cmd_reproduce)
     return p
 

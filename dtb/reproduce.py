@@ -1,8 +1,9 @@
-"""``dtb reproduce``: every stage from data to figures, each skipped when its inputs are unchanged.
+"""``dtb reproduce``: every stage from data to book, each skipped when its inputs are unchanged.
 
-Stages now: synthesise (unless ``--data``), check, prepare, events-only baselines, and the
-notebooks, executed with papermill into ``book/generated``; figures and their numbers go to
-``OUT/<profile>/figures``.
+Stages: synthesise (unless ``--data``), check, prepare, events-only baselines, the protocol and
+control suite (training and evaluation; its ``paper`` entry is the main twin), the notebooks,
+executed with papermill into ``book/generated`` (figures and their numbers go to
+``OUT/<profile>/figures``), and a strict Jupyter Book build that never re-executes them.
 """
 
 from __future__ import annotations
@@ -22,15 +23,22 @@ BOOK_GENERATED = NOTEBOOK_DIR.parent / "book" / "generated"
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes of one reproduction profile."""
+    """Sizes of one reproduction profile.
+
+    ``quick`` keeps the CPU run in minutes: 40 synthetic participants, 3 zero-shot folds and one
+    FC shift. Zero-shot prediction needs more people than that to rise above chance (about 80 on
+    the synthetic cohort); ``paper`` runs 228 participants, 5 folds and the shifts 1, n/3, n/2.
+    """
 
     name: str
     n_participants: int
+    n_folds: int
 
 
-PROFILES = {"quick": Profile("quick", 40), "paper": Profile("paper", 228)}
+PROFILES = {"quick": Profile("quick", 40, 3), "paper": Profile("paper", 228, 5)}
 #: Notebooks executed by ``dtb reproduce``, in order.
-NOTEBOOKS = ("data_overview",)
+NOTEBOOKS = ("data_overview", "training_curves", "fig2_rt", "fig3_bold", "controls")
+BOOK_DIR = NOTEBOOK_DIR.parent / "book"
 
 
 def _stamp_ok(stamp: Path, key: str) -> bool:
@@ -41,12 +49,49 @@ def _log(msg: str) -> None:
     print(f"[dtb reproduce] {msg}", flush=True)
 
 
+def build_book() -> Path:
+    """Build the Jupyter Book strictly (``-W -n --keep-going``) from the executed notebooks.
+
+    Notebooks are not re-executed (``execute_notebooks: off`` in ``book/_config.yml``).
+
+    Raises
+    ------
+    DtbError
+        If the build reports a warning or an error; the message holds the build's last lines.
+    """
+    import subprocess
+    import sys
+
+    from dtb.errors import DtbError
+
+    exe = Path(sys.executable).with_name("jupyter-book")
+    if not exe.exists():
+        raise DtbError(
+            f"{exe} not found: install the book extra (pip install -e '.[book]') to build the book"
+        )
+    _log("building the book")
+    proc = subprocess.run(
+        [str(exe), "build", str(BOOK_DIR), "-W", "-n", "--keep-going", "--builder", "html"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise DtbError(f"the book build failed (warnings are errors):\n{tail}")
+    html = BOOK_DIR / "_build" / "html"
+    _log(f"book: {html / 'index.html'}")
+    return html
+
+
 def reproduce(
     profile: str = "quick",
     data: Path | str | None = None,
     out: Path | str = "results",
     participants: int | None = None,
     seed: int = 0,
+    device: str = "auto",
+    book: bool = True,
 ) -> Path:
     """Run the reproduction; return the profile's output folder.
 
@@ -61,6 +106,10 @@ def reproduce(
         Synthetic cohort size (default: the profile's).
     seed : int
         Seed of the synthetic cohort.
+    device : {"auto", "cpu", "cuda"}
+        Where the suite trains.
+    book : bool
+        Build the Jupyter Book at the end.
     """
     from dtb.baselines import behavioural_baselines
     from dtb.data.check import check_dataset
@@ -106,15 +155,31 @@ def reproduce(
         write_json(baselines_path, behavioural_baselines(root))
         write_json(stamps / "baselines.json", {"key": key})
 
+    from dtb.suite import run_suite
+
+    suite_dir = run_dir / "suite"
+    _log(f"protocols and controls ({prof.n_folds} zero-shot folds) into {suite_dir}")
+    run_suite(cache, suite_dir, profile=profile, n_folds=prof.n_folds, device=device, progress=True)
+    key = hashlib.sha256((key + sha256_file(suite_dir / "suite.tsv")).encode()).hexdigest()[:32]
+
     fig_dir = run_dir / "figures"
-    for name in NOTEBOOKS:
-        params = {
+    common = {"fig_dir": str(fig_dir), "profile": profile}
+    parameters = {
+        "data_overview": {
             "data_root": str(root),
             "cache": str(cache),
             "baselines": str(baselines_path),
-            "fig_dir": str(fig_dir),
-            "profile": profile,
-        }
+        },
+        "training_curves": {"run_dir": str(suite_dir / "paper" / "run")},
+        "fig2_rt": {
+            "eval_dir": str(suite_dir / "paper" / "eval"),
+            "baselines": str(baselines_path),
+        },
+        "fig3_bold": {"eval_dir": str(suite_dir / "paper" / "eval")},
+        "controls": {"suite_dir": str(suite_dir), "baselines": str(baselines_path)},
+    }
+    for name in NOTEBOOKS:
+        params = {**parameters[name], **common}
         src = NOTEBOOK_DIR / f"{name}.py"
         dest = BOOK_GENERATED / f"{name}.ipynb"
         h = hashlib.sha256()
@@ -128,6 +193,9 @@ def reproduce(
         _log(f"executing notebook {name}")
         execute_notebook(src, dest, params, cwd=NOTEBOOK_DIR)
         write_json(stamps / f"nb-{name}.json", {"key": nb_key})
+
+    if book:
+        build_book()
 
     write_json(
         run_dir / "reproduce.json",
