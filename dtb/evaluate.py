@@ -14,6 +14,7 @@ the correlation of mean BOLD per participant x region x task.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +76,6 @@ def predict_behaviour(
     run_dir = Path(run_dir)
     blob = load_checkpoint(run_dir / checkpoint, map_location=device)
     if cohort is None:
-        import json
-
         cohort = load_prepared(json.loads((run_dir / "run.json").read_text())["cache"])
     if blob["data_key"] != cohort.key:
         raise ValueError(
@@ -216,6 +215,55 @@ def bold_metrics(bold: dict, test_start_volume: int) -> tuple[dict, pd.DataFrame
     return out, maps
 
 
+def _run_record(run: Path | str) -> dict:
+    rec = json.loads((Path(run) / "run.json").read_text())
+    return {
+        "path": str(Path(run).resolve()),
+        "train_config": rec["train_config"],
+        "model_config": rec["model_config"],
+        "data_key": rec["data_key"],
+    }
+
+
+def _jsonable(o):
+    # numpy arrays and scalars; NaN becomes null below
+    return o.tolist() if hasattr(o, "tolist") else str(o)
+
+
+def _nan_to_none(obj):
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_to_none(v) for v in obj]
+    return obj
+
+
+def validate_metrics(metrics: dict) -> None:
+    """Check a metrics dictionary against ``dtb/resources/metrics.schema.json``.
+
+    Raises
+    ------
+    ValueError
+        Naming the first violation and where it is.
+    """
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(
+        resources.files("dtb.resources").joinpath("metrics.schema.json").read_text()
+    )
+    try:
+        jsonschema.validate(_nan_to_none(metrics), schema)
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
+        raise ValueError(
+            f"metrics do not follow metrics.schema.json at {where}: {exc.message}"
+        ) from exc
+
+
 def save_bold_timecourses(path: Path, bold: dict, test_start_volume: int) -> None:
     """Write observed and predicted test-part BOLD for overlay figures.
 
@@ -264,18 +312,19 @@ def evaluate(
             "run: evaluate the folds of one zero-shot protocol, or one run"
         )
     metrics = {
+        "schema_version": "1.0",
         "code_version": code_version(),
-        "runs": [str(Path(r).resolve()) for r in run_dirs],
+        "runs": [_run_record(r) for r in run_dirs],
         "behaviour": summarise_behaviour(table),
     }
     if bold and collected:
-        import json
-
         cache = load_prepared(json.loads((Path(run_dirs[0]) / "run.json").read_text())["cache"])
         test_start = cache.meta["config"]["n_train"] // UPSAMPLE
         metrics["bold"], maps = bold_metrics(collected, test_start)
         write_text(out / "maps.tsv", maps.to_csv(sep="\t", index=False))
         save_bold_timecourses(out / "bold_test.npz", collected, test_start)
     write_text(out / "behaviour.tsv", table.to_csv(sep="\t", index=False))
+    metrics = _nan_to_none(json.loads(json.dumps(metrics, default=_jsonable)))
+    validate_metrics(metrics)
     write_json(out / "metrics.json", metrics)
     return metrics

@@ -60,3 +60,22 @@ def test_a_run_is_refused_against_another_cohort(run_without_one_stroop, synth_r
     other = load_prepared(prepare(synth_root, tmp_path / "c", progress=False))
     with pytest.raises(ValueError, match="trained on cohort"):
         predict_behaviour(run, other, progress=False)
+
+
+def test_metrics_follow_the_schema_and_carry_the_configs(run_without_one_stroop, tmp_path):
+    from dtb.evaluate import evaluate, validate_metrics
+
+    run, _ = run_without_one_stroop
+    metrics = evaluate([run], tmp_path / "ev", progress=False)
+    on_disk = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    validate_metrics(on_disk)
+    assert on_disk["runs"][0]["train_config"]["protocol"] == "paper"
+    assert on_disk["runs"][0]["data_key"] == json.loads((run / "run.json").read_text())["data_key"]
+    assert on_disk["behaviour"] == metrics["behaviour"]
+    broken = json.loads(json.dumps(on_disk))
+    broken["behaviour"]["faces"]["concordance_mean"] = 1.7
+    with pytest.raises(ValueError, match="behaviour/faces/concordance_mean"):
+        validate_metrics(broken)
+    del broken["runs"]
+    with pytest.raises(ValueError, match="'runs' is a required property"):
+        validate_metrics(broken)
