@@ -4,7 +4,8 @@ Run ``python benchmarks/reproduce.py`` from the repository root. It clones the c
 into a temporary folder (so uncommitted changes are not measured), runs ``make reproduce`` there
 twice and prints the wall time of each run and the peak resident memory of the largest process
 (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``). The first run includes creating the virtual
-environment and installing the package. Targets: under 15 minutes and 4 GB for the first run,
+environment and installing the package (from pip's cache when it is warm). Targets: under
+15 minutes and 4 GB for the first run,
 under 2 minutes for the second.
 """
 
@@ -43,7 +44,6 @@ def main(argv: list[str] | None = None) -> int:
 
     root = Path(__file__).resolve().parent.parent
     tmp = Path(tempfile.mkdtemp(prefix="dtb-reproduce-"))
-    # beside the clone, as in CI, so tests that look for ../shared behave alike
     clone = tmp / "repo"
     subprocess.run(["git", "clone", "--quiet", str(root), str(clone)], check=True)
     env_note = f"load average {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else ""
