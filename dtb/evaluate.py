@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from dtb.baselines import pearson_with_ci
 from dtb.data.events import CHANCE
 from dtb.data.prepare import PreparedCohort, load_prepared
-from dtb.fileio import write_json, write_text
+from dtb.fileio import json_default, write_json, write_text
 from dtb.layout import TR, UPSAMPLE
 from dtb.protocols import fc_source, held_out_participants
 from dtb.provenance import code_version
@@ -225,11 +225,6 @@ def _run_record(run: Path | str) -> dict:
     }
 
 
-def _jsonable(o):
-    # numpy arrays and scalars; NaN becomes null below
-    return o.tolist() if hasattr(o, "tolist") else str(o)
-
-
 def _nan_to_none(obj):
     if isinstance(obj, float) and not np.isfinite(obj):
         return None
@@ -324,7 +319,7 @@ def evaluate(
         write_text(out / "maps.tsv", maps.to_csv(sep="\t", index=False))
         save_bold_timecourses(out / "bold_test.npz", collected, test_start)
     write_text(out / "behaviour.tsv", table.to_csv(sep="\t", index=False))
-    metrics = _nan_to_none(json.loads(json.dumps(metrics, default=_jsonable)))
+    metrics = _nan_to_none(json.loads(json.dumps(metrics, default=json_default)))
     validate_metrics(metrics)
     write_json(out / "metrics.json", metrics)
     return metrics

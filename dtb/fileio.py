@@ -40,13 +40,11 @@ def write_text(dest: Path | str, text: str) -> Path:
 
 def write_json(dest: Path | str, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``dest`` atomically and return ``dest``."""
-    return write_text(
-        dest, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
-    )
+    return write_text(dest, json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n")
 
 
-def _json_default(o: Any) -> Any:
-    # numpy scalars and arrays, Paths: the usual suspects in results dictionaries
+def json_default(o: Any) -> Any:
+    """``json.dumps`` fallback for numpy scalars and arrays and for paths."""
     if hasattr(o, "tolist"):
         return o.tolist()
     if isinstance(o, Path):

@@ -109,7 +109,7 @@ from scipy.signal import lfilter
 
 from dtb import __version__
 from dtb.data.regions import target_regions
-from dtb.fileio import atomic_path
+from dtb.fileio import atomic_path, json_default
 from dtb.layout import (
     FACES,
     H5_KEY,
@@ -1124,17 +1124,9 @@ def _write_h5(path: Path, data: np.ndarray) -> None:
 
 
 def _json_text(obj: Any) -> str:
-    text = json.dumps(obj, indent=2, default=_json_default)
+    text = json.dumps(obj, indent=2, default=json_default)
     # keep (i, j) edge pairs on one line: the truth lists thousands of them
     return re.sub(r"\[\s+(-?\d+),\s+(-?\d+)\s+\]", r"[\1, \2]", text) + "\n"
-
-
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 _OWNED = {
