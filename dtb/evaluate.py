@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from dtb.baselines import pearson_with_ci
 from dtb.data.events import CHANCE
 from dtb.data.prepare import PreparedCohort, load_prepared
-from dtb.fileio import json_default, write_json, write_text
+from dtb.fileio import json_default, nan_to_none, write_json, write_text
 from dtb.layout import TR, UPSAMPLE
 from dtb.protocols import fc_source, held_out_participants
 from dtb.provenance import code_version
@@ -215,7 +215,8 @@ def bold_metrics(bold: dict, test_start_volume: int) -> tuple[dict, pd.DataFrame
     return out, maps
 
 
-def _run_record(run: Path | str) -> dict:
+def run_record(run: Path | str) -> dict:
+    """The record of a training run written into results: path, configs, cohort hash."""
     rec = json.loads((Path(run) / "run.json").read_text())
     return {
         "path": str(Path(run).resolve()),
@@ -223,16 +224,6 @@ def _run_record(run: Path | str) -> dict:
         "model_config": rec["model_config"],
         "data_key": rec["data_key"],
     }
-
-
-def _nan_to_none(obj):
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_nan_to_none(v) for v in obj]
-    return obj
 
 
 def validate_metrics(metrics: dict) -> None:
@@ -251,7 +242,7 @@ def validate_metrics(metrics: dict) -> None:
         resources.files("dtb.resources").joinpath("metrics.schema.json").read_text()
     )
     try:
-        jsonschema.validate(_nan_to_none(metrics), schema)
+        jsonschema.validate(nan_to_none(metrics), schema)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(top level)"
         raise ValueError(
@@ -309,7 +300,7 @@ def evaluate(
     metrics = {
         "schema_version": "1.0",
         "code_version": code_version(),
-        "runs": [_run_record(r) for r in run_dirs],
+        "runs": [run_record(r) for r in run_dirs],
         "behaviour": summarise_behaviour(table),
     }
     if bold and collected:
@@ -319,7 +310,7 @@ def evaluate(
         write_text(out / "maps.tsv", maps.to_csv(sep="\t", index=False))
         save_bold_timecourses(out / "bold_test.npz", collected, test_start)
     write_text(out / "behaviour.tsv", table.to_csv(sep="\t", index=False))
-    metrics = _nan_to_none(json.loads(json.dumps(metrics, default=json_default)))
+    metrics = nan_to_none(json.loads(json.dumps(metrics, default=json_default)))
     validate_metrics(metrics)
     write_json(out / "metrics.json", metrics)
     return metrics

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -68,3 +69,14 @@ def ensure_outside(out: Path | str, *inputs: Path | str) -> Path:
                 f"output {out} lies inside the input folder {inp}: dtb never writes into input data"
             )
     return Path(out)
+
+
+def nan_to_none(obj: Any) -> Any:
+    """Replace non-finite floats in nested dicts/lists by ``None`` (JSON has no NaN)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [nan_to_none(v) for v in obj]
+    return obj

@@ -62,27 +62,56 @@ class DigitalTwin:
         A trained network (``dtb.train.network_from_checkpoint``).
     fc : torch.Tensor, shape (n_fc,)
         Raw Fisher-z FC vector of the participant.
+    weights : torch.Tensor, shape (P,), optional
+        Flat main-network weights to use instead of generating them from ``fc`` (an edited
+        twin, see :meth:`from_weights`).
     """
 
-    def __init__(self, network, fc: torch.Tensor):
+    def __init__(
+        self, network, fc: torch.Tensor | None = None, weights: torch.Tensor | None = None
+    ):
         self.network = network.eval()
-        n_fc = network.fc_mean.shape[0]
-        fc = torch.as_tensor(fc, dtype=torch.float32, device=network.fc_mean.device)
-        if fc.shape != (n_fc,):
-            raise ValueError(f"FC vector of shape {tuple(fc.shape)}, the model expects ({n_fc},)")
-        if not torch.isfinite(fc).all():
-            raise ValueError("FC vector holds NaN/Inf")
-        self.fc = fc
+        device = network.fc_mean.device
         core = network.core
-        with torch.no_grad():
-            self.params = (
-                core.generate(network.normalise(fc[None])) if hasattr(core, "generate") else None
-            )
+        if (fc is None) == (weights is None):
+            raise ValueError("give either an FC vector or main-network weights")
+        self.fc = None
+        if fc is not None:
+            n_fc = network.fc_mean.shape[0]
+            fc = torch.as_tensor(fc, dtype=torch.float32, device=device)
+            if fc.shape != (n_fc,):
+                raise ValueError(
+                    f"FC vector of shape {tuple(fc.shape)}, the model expects ({n_fc},)"
+                )
+            if not torch.isfinite(fc).all():
+                raise ValueError("FC vector holds NaN/Inf")
+            self.fc = fc
+            with torch.no_grad():
+                self.params = (
+                    core.generate(network.normalise(fc[None]))
+                    if hasattr(core, "generate")
+                    else None
+                )
+        else:
+            if not hasattr(core, "hyper"):
+                raise ValueError("this model has no generated main-network weights to set")
+            w = torch.as_tensor(weights, dtype=torch.float32, device=device)
+            n_out = core.hyper.out.out_features
+            if w.shape != (n_out,):
+                raise ValueError(f"weights of shape {tuple(w.shape)}, the model has ({n_out},)")
+            if not torch.isfinite(w).all():
+                raise ValueError("weights hold NaN/Inf")
+            self.params = core.hyper.split(w[None])
 
     @classmethod
     def from_fc(cls, fc, network) -> DigitalTwin:
         """Generate the twin of the participant with FC vector ``fc`` (shape (n_fc,))."""
         return cls(network, fc)
+
+    @classmethod
+    def from_weights(cls, weights, network) -> DigitalTwin:
+        """A twin with the given flat main-network weights (shape (P,)), e.g. edited ones."""
+        return cls(network, weights=weights)
 
     @torch.no_grad()
     def simulate(self, inputs: np.ndarray, window: int = 262, burn_in: int = 50) -> Simulation:
@@ -101,7 +130,9 @@ class DigitalTwin:
         -------
         simulation : Simulation
         """
-        x = torch.as_tensor(np.asarray(inputs), dtype=torch.float32, device=self.fc.device)
+        x = torch.as_tensor(
+            np.asarray(inputs), dtype=torch.float32, device=self.network.fc_mean.device
+        )
         if x.ndim != 2 or x.shape[1] != 9:
             raise ValueError(f"inputs must have shape (T, 9), got {tuple(x.shape)}")
         if not torch.isfinite(x).all():

@@ -108,6 +108,7 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from dtb import __version__
+from dtb.data.parcellation import network_of_parcels
 from dtb.data.regions import target_regions
 from dtb.fileio import atomic_path, json_default
 from dtb.layout import (
@@ -133,36 +134,6 @@ REGRESSORS = ("stimulus", "cue", "face", "shape", "incongruent", "press_left", "
 # Parcel groups of the 434-region TCP parcellation
 # ---------------------------------------------------------------------------------------------
 
-#: Schaefer-400 17-network systems as [start, stop) offsets within a hemisphere, in the order of
-#: the TCP parcellation's left hemisphere (0-199). The right hemisphere (200-399) follows the same
-#: order with a few parcels out of place, so the same offsets + 200 serve as its approximate map.
-CORTICAL_NETWORKS: tuple[tuple[str, int, int], ...] = (
-    ("TempPar", 0, 5),
-    ("DefaultC", 5, 10),
-    ("DefaultB", 10, 34),
-    ("DefaultA", 34, 50),
-    ("ContC", 50, 55),
-    ("ContB", 55, 64),
-    ("ContA", 64, 80),
-    ("LimbicA", 80, 86),
-    ("LimbicB", 86, 94),
-    ("SalVentAttnB", 94, 102),
-    ("SalVentAttnA", 102, 118),
-    ("DorsAttnB", 118, 133),
-    ("DorsAttnA", 133, 144),
-    ("SomMotB", 144, 161),
-    ("SomMotA", 161, 179),
-    ("VisPeri", 179, 189),
-    ("VisCent", 189, 200),
-)
-#: Tian S2 subcortex (right 400-415, left 416-431) and cerebellum, as systems.
-SUBCORTICAL_SYSTEMS: tuple[tuple[str, tuple[int, ...]], ...] = (
-    ("MTL", (400, 401, 402, 403, 416, 417, 418, 419)),
-    ("thalamus", (404, 405, 406, 407, 420, 421, 422, 423)),
-    ("striatum", tuple(range(408, 416)) + tuple(range(424, 432))),
-    ("cerebellum", (432, 433)),
-)
-
 
 def _bilateral(*spans: tuple[int, int]) -> tuple[int, ...]:
     """Parcels at the given [start, stop) hemisphere offsets, left and right."""
@@ -185,27 +156,6 @@ PARCEL_GROUPS: dict[str, tuple[int, ...]] = {
     "visual": _bilateral((179, 200)),
     "control_cingulate": (64, 264),
 }
-
-
-def network_of_parcels() -> tuple[np.ndarray, tuple[str, ...]]:
-    """Network index of every parcel.
-
-    Returns
-    -------
-    network : ndarray of int, shape (434,)
-        Index into ``names``.
-    names : tuple of str, length 21
-        17 cortical networks (both hemispheres), MTL, thalamus, striatum, cerebellum.
-    """
-    net = np.full(N_REGIONS, -1, dtype=int)
-    names = [n for n, _, _ in CORTICAL_NETWORKS] + [n for n, _ in SUBCORTICAL_SYSTEMS]
-    for k, (_, lo, hi) in enumerate(CORTICAL_NETWORKS):
-        net[lo:hi] = k
-        net[200 + lo : 200 + hi] = k
-    for k, (_, parcels) in enumerate(SUBCORTICAL_SYSTEMS, start=len(CORTICAL_NETWORKS)):
-        net[list(parcels)] = k
-    assert (net >= 0).all()
-    return net, tuple(names)
 
 
 # ---------------------------------------------------------------------------------------------

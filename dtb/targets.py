@@ -1,0 +1,317 @@
+"""Connectome targets of a weight-space direction: SmoothGrad over FC, edge tables, FC edits.
+
+The twin's weights are a function of the FC, ``W = h(FC)``. For a direction ``v`` in the
+standardised weight space (:mod:`dtb.intervene`) the latent ``z(FC) = ((h(FC) - mean) / sd) . v``
+says how far along ``v`` the FC puts a twin. Its gradient with respect to the FC, averaged over
+noisy copies of each participant's FC (SmoothGrad; Smilkov et al. 2017) and over participants,
+scores every edge: a positive score means strengthening the edge moves the twin along ``+v``.
+Edges beyond ``threshold`` SD of the scores are the connectome targets (paper, Fig. 4).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from dtb.data.fc import FC_CLIP_EPS, fisher_z
+from dtb.data.parcellation import SUMMARY_NETWORKS
+
+#: Columns of the full edge table written by ``dtb intervene`` (``edges.tsv``).
+EDGE_COLUMNS = (
+    "edge",
+    "i",
+    "j",
+    "label_i",
+    "label_j",
+    "network_i",
+    "network_j",
+    "score",
+    "score_z",
+    "target",
+)
+
+
+def smoothgrad(
+    network,
+    fc: np.ndarray,
+    projection: torch.Tensor,
+    *,
+    copies: int = 100,
+    noise: float = 0.1,
+    chunk: int = 25,
+    rng: np.random.Generator,
+    progress: bool = False,
+) -> np.ndarray:
+    """Mean gradient of ``h(FC) . projection`` with respect to the FC, SmoothGrad-averaged.
+
+    Parameters
+    ----------
+    network : dtb.train.Network
+        Trained hypernetwork model (its FC normalisation is applied inside).
+    fc : ndarray, shape (n_participants, n_fc)
+        Raw Fisher-z FC vectors.
+    projection : torch.Tensor, shape (P,)
+        Weight-space direction divided by the weights' SD (zero where the SD is 0), so that
+        ``h(FC) . projection`` is the latent up to a constant.
+    copies : int
+        Noisy copies per participant.
+    noise : float
+        Noise SD as a fraction of the SD of the participant's FC values.
+    chunk : int
+        Copies per gradient pass: memory grows with ``chunk``, not with the cohort
+        (``chunk x (n_fc + P)`` floats plus the hypernetwork's activations).
+    rng : numpy.random.Generator
+        Source of the noise.
+
+    Returns
+    -------
+    scores : ndarray of float64, shape (n_fc,)
+        Gradient averaged over copies and participants.
+    """
+    fc = np.asarray(fc, dtype=np.float32)
+    if fc.ndim != 2:
+        raise ValueError(f"fc must have shape (n_participants, n_fc), got {fc.shape}")
+    if copies < 1 or chunk < 1:
+        raise ValueError(f"copies and chunk must be >= 1, got {copies} and {chunk}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    hyper = network.core.hyper
+    device = network.fc_mean.device
+    u = projection.to(device=device, dtype=torch.float32)
+    total = torch.zeros(fc.shape[1], dtype=torch.float64, device=device)
+    network.eval()
+    for row in tqdm(fc, desc="SmoothGrad", disable=not progress):
+        base = torch.from_numpy(row).to(device)
+        sd = float(row.std())
+        done = 0
+        while done < copies:
+            k = min(chunk, copies - done)
+            eps = torch.from_numpy(rng.standard_normal((k, fc.shape[1]), dtype=np.float32))
+            x = (base + noise * sd * eps.to(device)).requires_grad_(True)
+            z = hyper(network.normalise(x)) @ u
+            (grad,) = torch.autograd.grad(z.sum(), x)
+            total += grad.sum(0, dtype=torch.float64)
+            done += k
+    return (total / (copies * len(fc))).cpu().numpy()
+
+
+def edge_table(scores: np.ndarray, parcels: pd.DataFrame, threshold: float = 2.5) -> pd.DataFrame:
+    """Every edge with its regions, networks and score; targets beyond ``threshold`` SD.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n_fc,)
+        Edge scores in the FC vector's order (upper triangle, row-major).
+    parcels : pandas.DataFrame
+        :func:`dtb.data.parcellation.parcel_table`.
+    threshold : float
+        In SD of the scores (after subtracting their mean).
+
+    Returns
+    -------
+    edges : pandas.DataFrame, shape (n_fc, 10)
+        Columns :data:`EDGE_COLUMNS`; ``target`` is ``strengthen`` (score_z > threshold),
+        ``weaken`` (score_z < -threshold) or empty.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n = len(parcels)
+    iu, ju = np.triu_indices(n, k=1)
+    if scores.shape != iu.shape:
+        raise ValueError(
+            f"{len(iu)} edge scores expected for {n} regions, got shape {scores.shape}"
+        )
+    sd = scores.std()
+    if not np.isfinite(scores).all() or sd == 0:
+        raise ValueError("edge scores are constant or not finite: no targets can be ranked")
+    score_z = (scores - scores.mean()) / sd
+    target = np.where(
+        score_z > threshold, "strengthen", np.where(score_z < -threshold, "weaken", "")
+    )
+    label, net = parcels["label"].to_numpy(), parcels["summary"].to_numpy()
+    return pd.DataFrame(
+        {
+            "edge": np.arange(len(iu)),
+            "i": iu,
+            "j": ju,
+            "label_i": label[iu],
+            "label_j": label[ju],
+            "network_i": net[iu],
+            "network_j": net[ju],
+            "score": scores,
+            "score_z": score_z,
+            "target": target,
+        }
+    )
+
+
+def top_edges(edges: pd.DataFrame, n: int = 30) -> pd.DataFrame:
+    """The ``n`` target edges with the largest ``|score_z|``, strongest first."""
+    hits = edges[edges["target"] != ""]
+    order = np.argsort(-np.abs(hits["score_z"].to_numpy()), kind="stable")
+    return hits.iloc[order[:n]].reset_index(drop=True)
+
+
+def network_summary(edges: pd.DataFrame) -> pd.DataFrame:
+    """Targets per pair of :data:`SUMMARY_NETWORKS` (17 cortical + subcortex + cerebellum).
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        One row per unordered network pair (``network_a <= network_b`` in summary order):
+        ``n_edges, n_strengthen, n_weaken, frac_strengthen, frac_weaken, mean_score_z``.
+    """
+    order = {name: k for k, name in enumerate(SUMMARY_NETWORKS)}
+    a = edges["network_i"].map(order).to_numpy()
+    b = edges["network_j"].map(order).to_numpy()
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    df = pd.DataFrame(
+        {
+            "a": lo,
+            "b": hi,
+            "strengthen": edges["target"].to_numpy() == "strengthen",
+            "weaken": edges["target"].to_numpy() == "weaken",
+            "score_z": edges["score_z"].to_numpy(),
+        }
+    )
+    g = df.groupby(["a", "b"])
+    out = pd.DataFrame(
+        {
+            "n_edges": g.size(),
+            "n_strengthen": g["strengthen"].sum(),
+            "n_weaken": g["weaken"].sum(),
+            "mean_score_z": g["score_z"].mean(),
+        }
+    ).reset_index()
+    out["frac_strengthen"] = out["n_strengthen"] / out["n_edges"]
+    out["frac_weaken"] = out["n_weaken"] / out["n_edges"]
+    out.insert(0, "network_b", [SUMMARY_NETWORKS[k] for k in out.pop("b")])
+    out.insert(0, "network_a", [SUMMARY_NETWORKS[k] for k in out.pop("a")])
+    return out
+
+
+def network_matrix(summary: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A symmetric network x network matrix of one :func:`network_summary` column."""
+    m = pd.DataFrame(0.0, index=list(SUMMARY_NETWORKS), columns=list(SUMMARY_NETWORKS))
+    for a, b, v in summary[["network_a", "network_b", column]].itertuples(index=False):
+        m.loc[a, b] = m.loc[b, a] = v
+    return m
+
+
+def edit_fc(
+    fc: np.ndarray,
+    edges: np.ndarray,
+    signs: np.ndarray,
+    amount: float,
+    participant: str = "",
+) -> np.ndarray:
+    """Strengthen (+1) or weaken (-1) edges of an FC vector by ``amount`` in correlation units.
+
+    The vector is the upper triangle of a symmetric matrix with unit diagonal, so the edited FC
+    stays symmetric with unit diagonal; only the listed edges change.
+
+    Parameters
+    ----------
+    fc : ndarray, shape (n_fc,)
+        Fisher-z FC vector.
+    edges : ndarray of int, shape (n_targets,)
+        Positions in the FC vector.
+    signs : ndarray, shape (n_targets,)
+        +1 to add ``amount`` to the correlation, -1 to subtract it.
+    amount : float
+        Change of the correlation, ``0 < amount < 1``.
+    participant : str
+        Named in errors.
+
+    Returns
+    -------
+    fc : ndarray of float64, shape (n_fc,)
+        Edited Fisher-z FC vector.
+
+    Raises
+    ------
+    ValueError
+        If an edited correlation would leave (-1, 1), naming the participant and the edge.
+    """
+    if not 0 < amount < 1:
+        raise ValueError(f"FC edit amount must be in (0, 1) correlation units, got {amount}")
+    edges = np.asarray(edges, dtype=int)
+    signs = np.asarray(signs, dtype=float)
+    if edges.shape != signs.shape:
+        raise ValueError(f"{len(edges)} edges but {len(signs)} signs")
+    if not np.isin(signs, (-1.0, 1.0)).all():
+        raise ValueError("signs must be +1 or -1")
+    r = np.tanh(np.asarray(fc, dtype=np.float64))
+    new = r[edges] + amount * signs
+    bad = np.flatnonzero(np.abs(new) >= 1 - FC_CLIP_EPS)
+    if bad.size:
+        k = bad[0]
+        n = int(round((1 + np.sqrt(1 + 8 * len(r))) / 2))
+        i, j = np.triu_indices(n, k=1)
+        where = f"regions {i[edges[k]]}-{j[edges[k]]}"
+        who = f"participant {participant}: " if participant else ""
+        raise ValueError(
+            f"{who}editing {where} (r = {r[edges[k]]:.3f}) by {amount * signs[k]:+.3f} would leave "
+            f"[-1, 1] ({bad.size} edge(s) affected); choose a smaller amount"
+        )
+    r[edges] = new
+    return fisher_z(r)
+
+
+def planted_recovery(
+    edges: pd.DataFrame, planted: np.ndarray, planted_signs: np.ndarray, lower_sign: int
+) -> dict:
+    """How well the edge scores find a planted edge set (synthetic truth).
+
+    Parameters
+    ----------
+    edges : pandas.DataFrame
+        :func:`edge_table`.
+    planted : ndarray of int, shape (n_planted, 2)
+        Planted ``(i, j)`` region pairs, ``i < j``.
+    planted_signs : ndarray, shape (n_planted,)
+        +1 where the edge's correlation rises with the trait.
+    lower_sign : {+1, -1}
+        Direction of the trait that lowers the indicator (+1 for speed: higher speed, shorter
+        RT; -1 for affect: lower affect, smaller amygdala response). Strengthening a planted
+        edge lowers the indicator when ``planted_sign * lower_sign > 0``.
+
+    Returns
+    -------
+    recovery : dict
+        ``auc_abs`` (ROC AUC of ``|score_z|`` for planted vs other edges), ``auc_signed``
+        (the same with each planted edge scored by ``score_z`` times the truth's sign, so that
+        it ranks high only with the right sign), ``sign_agreement``
+        (fraction of planted edges whose score has the truth's sign), ``precision_at_k`` for
+        k = 100, 1000 and the number of planted edges, and ``n_planted``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    n = int(edges["i"].max()) + 2 if len(edges) else 0
+    pos = (
+        planted[:, 0] * n
+        - planted[:, 0] * (planted[:, 0] + 1) // 2
+        + planted[:, 1]
+        - planted[:, 0]
+        - 1
+    )
+    if not np.array_equal(edges["i"].to_numpy()[pos], planted[:, 0]) or not np.array_equal(
+        edges["j"].to_numpy()[pos], planted[:, 1]
+    ):
+        raise ValueError("planted edges do not index the edge table (another region count?)")
+    label = np.zeros(len(edges), dtype=bool)
+    label[pos] = True
+    score_z = edges["score_z"].to_numpy()
+    want = np.zeros(len(edges))
+    want[pos] = np.asarray(planted_signs) * lower_sign
+    oriented = np.where(label, score_z * want, np.abs(score_z))
+    order = np.argsort(-np.abs(score_z), kind="stable")
+    ks = sorted({100, 1000, int(label.sum())})
+    return {
+        "n_planted": int(label.sum()),
+        "auc_abs": float(roc_auc_score(label, np.abs(score_z))),
+        "auc_signed": float(roc_auc_score(label, oriented)),
+        "sign_agreement": float(np.mean(np.sign(score_z[pos]) == want[pos])),
+        "precision_at_k": {str(k): float(label[order[:k]].mean()) for k in ks},
+    }
