@@ -156,6 +156,43 @@ def _cmd_suite(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_intervene(args: argparse.Namespace) -> int:
+    from dtb.intervene import InterveneConfig, intervene
+
+    defaults = InterveneConfig()
+    cfg = InterveneConfig(
+        indicator=args.indicator,
+        alpha=defaults.alpha if args.alpha is None else args.alpha,
+        doses=defaults.doses if args.doses is None else tuple(args.doses),
+        copies=args.copies,
+        noise=args.noise,
+        chunk=args.chunk,
+        threshold=args.threshold,
+        fc_edit=args.fc_edit,
+        checkpoint=args.checkpoint,
+        seed=args.seed,
+    )
+    s = intervene(
+        args.run,
+        args.out,
+        cfg,
+        labels=args.labels,
+        phenotype=args.phenotype,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    col, t = s["indicator_column"], s["treatment"]
+    print(
+        f"{s['indicator']}: r(latent, indicator) = {s['direction']['r_latent_indicator']:.2f} "
+        f"over {s['n_participants']} twins; at {t['alpha']:g} SD {col} "
+        f"{t[col]['mean_pre']:.3f} -> {t[col]['mean_post']:.3f}, effect size "
+        f"{t['effect_mean']:.2f} (range {t['effect_min']:.2f} to {t['effect_max']:.2f}); "
+        f"{s['targets']['n_strengthen']} edges to strengthen, {s['targets']['n_weaken']} to weaken"
+    )
+    print(f"wrote {args.out}/intervention.json")
+    return 0
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from dtb.reproduce import reproduce
 
@@ -267,6 +304,31 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     su.add_argument("--quiet", action="store_true")
     su.set_defaults(func=_cmd_suite)
+
+    iv = sub.add_parser(
+        "intervene", help="virtual intervention: PLS direction, treatment, connectome targets"
+    )
+    iv.add_argument("run", type=Path, help="a dtb train run folder (hypernetwork, control none)")
+    iv.add_argument("--indicator", choices=["speed", "affect"], required=True)
+    iv.add_argument("--out", type=Path, required=True, help="results folder")
+    iv.add_argument("--alpha", type=float, default=None, help="treatment dose, SD of the latent")
+    iv.add_argument(
+        "--doses", type=float, nargs="+", default=None, help="dose-response grid (with 0)"
+    )
+    iv.add_argument("--copies", type=int, default=100, help="SmoothGrad copies per participant")
+    iv.add_argument("--noise", type=float, default=0.1, help="SmoothGrad noise, x SD of the FC")
+    iv.add_argument("--chunk", type=int, default=25, help="copies per gradient pass (memory)")
+    iv.add_argument("--threshold", type=float, default=2.5, help="target edges beyond this SD")
+    iv.add_argument("--fc-edit", type=float, default=0.1, help="FC edit, correlation units")
+    iv.add_argument(
+        "--labels", type=Path, default=None, help="region labels TSV (index,label,network[,x,y,z])"
+    )
+    iv.add_argument("--phenotype", type=Path, default=None, help="phenotype folder")
+    iv.add_argument("--checkpoint", default="best.pt", choices=["best.pt", "checkpoint.pt"])
+    iv.add_argument("--seed", type=int, default=0)
+    iv.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    iv.add_argument("--quiet", action="store_true")
+    iv.set_defaults(func=_cmd_intervene)
 
     r = sub.add_parser("reproduce", help="run every stage and the notebooks")
     r.add_argument("--profile", choices=["quick", "paper"], default="quick")

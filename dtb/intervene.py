@@ -322,7 +322,7 @@ def pls_direction(weights: np.ndarray | torch.Tensor, indicator: np.ndarray) -> 
         raise ValueError(f"a direction needs at least 3 participants, got {len(y)}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError("weights or indicator hold NaN/Inf")
-    if np.std(y) == 0:
+    if np.ptp(y) == 0:
         raise ValueError(
             f"the indicator has zero variance across {len(y)} participants: no direction"
         )

@@ -1,7 +1,9 @@
 """``dtb reproduce``: every stage from data to book, each skipped when its inputs are unchanged.
 
 Stages: synthesise (unless ``--data``), check, prepare, events-only baselines, the protocol and
-control suite (training and evaluation; its ``paper`` entry is the main twin), the notebooks,
+control suite (training and evaluation; its ``paper`` entry is the main twin), the virtual
+interventions of both indicators on that twin (``OUT/<profile>/intervene/<indicator>``), the
+notebooks,
 executed with papermill into ``book/generated`` (figures and their numbers go to
 ``OUT/<profile>/figures``), and a strict Jupyter Book build that never re-executes them.
 """
@@ -37,7 +39,15 @@ class Profile:
 
 PROFILES = {"quick": Profile("quick", 40, 3), "paper": Profile("paper", 228, 5)}
 #: Notebooks executed by ``dtb reproduce``, in order.
-NOTEBOOKS = ("data_overview", "training_curves", "fig2_rt", "fig3_bold", "controls")
+NOTEBOOKS = (
+    "data_overview",
+    "training_curves",
+    "fig2_rt",
+    "fig3_bold",
+    "fig4_targets",
+    "fig5_intervention",
+    "controls",
+)
 BOOK_DIR = NOTEBOOK_DIR.parent / "book"
 
 
@@ -162,6 +172,26 @@ def reproduce(
     run_suite(cache, suite_dir, profile=profile, n_folds=prof.n_folds, device=device, progress=True)
     key = hashlib.sha256((key + sha256_file(suite_dir / "suite.tsv")).encode()).hexdigest()[:32]
 
+    from dtb.intervene import INDICATORS, InterveneConfig, intervene
+
+    iv_dir = run_dir / "intervene"
+    for indicator in INDICATORS:
+        iv_cfg = InterveneConfig(indicator=indicator)
+        iv_key = hashlib.sha256((key + hash_config(iv_cfg)).encode()).hexdigest()[:32]
+        dest = iv_dir / indicator
+        if (
+            _stamp_ok(stamps / f"intervene-{indicator}.json", iv_key)
+            and (dest / "intervention.json").is_file()
+        ):
+            _log(f"intervention ({indicator}) unchanged")
+            continue
+        _log(f"virtual intervention ({indicator}) into {dest}")
+        intervene(suite_dir / "paper" / "run", dest, iv_cfg, device="cpu", progress=True)
+        write_json(stamps / f"intervene-{indicator}.json", {"key": iv_key})
+    key = hashlib.sha256(
+        (key + "".join(sha256_file(iv_dir / i / "intervention.json") for i in INDICATORS)).encode()
+    ).hexdigest()[:32]
+
     fig_dir = run_dir / "figures"
     common = {"fig_dir": str(fig_dir), "profile": profile}
     parameters = {
@@ -176,6 +206,8 @@ def reproduce(
             "baselines": str(baselines_path),
         },
         "fig3_bold": {"eval_dir": str(suite_dir / "paper" / "eval")},
+        "fig4_targets": {"intervene_dir": str(iv_dir)},
+        "fig5_intervention": {"intervene_dir": str(iv_dir)},
         "controls": {"suite_dir": str(suite_dir), "baselines": str(baselines_path)},
     }
     for name in NOTEBOOKS:
