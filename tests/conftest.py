@@ -21,7 +21,7 @@ def tcp_root() -> Path:
 
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory) -> Path:
-    """A small synthetic cohort (6 participants), shared read-only by the tests of one pytest run."""
+    """A small synthetic cohort (6 participants), shared read-only by one pytest run."""
     from dtb.data.synth import synthesize
 
     root = tmp_path_factory.mktemp("synth") / "ds"
