@@ -123,9 +123,7 @@ for row, (ind, label) in zip(axes, INDICATORS.items(), strict=True):
     acc.set_ylabel("twin accuracy")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = acc.get_legend_handles_labels()
-    ax.legend(
-        h1 + h2, l1 + l2, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2
-    )
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     ax.set_title("dose-response", fontsize=10)
     numbers["indicators"][ind] = {
         "r_latent_indicator": s["direction"]["r_latent_indicator"],
@@ -205,7 +203,7 @@ for row, ind in zip(axes, INDICATORS, strict=True):
         ax.set_ylabel(INDICATORS[ind])
         c = info[col]
         ax.set_title(
-            f"{ind}, {edit} edit ({info['n_edges']} edges, {s['fc_treatment']['amount']:+g} r)\n"
+            f"{ind}, {edit} edit ({info['n_edges']} edges, ±{s['fc_treatment']['amount']:g} r)\n"
             f"change {c['mean_change']:+.3f}, lowered in {100 * c['fraction_lowered']:.0f}% "
             f"of {c['n']}",
             fontsize=10,
