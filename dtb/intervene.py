@@ -433,6 +433,7 @@ def intervene(
     from dtb.targets import (
         edge_table,
         edit_fc,
+        gradient_span_projection,
         network_summary,
         planted_recovery,
         smoothgrad,
@@ -546,9 +547,13 @@ def intervene(
         i, j = truth["edges"][:, 0], truth["edges"][:, 1]
         pos = i * n - i * (i + 1) // 2 + j - i - 1
         edits["truth"] = (pos, truth["signs"] * LOWER_TRAIT_SIGN[cfg.indicator])
-        recovery = planted_recovery(
-            edges, truth["edges"], truth["signs"], LOWER_TRAIT_SIGN[cfg.indicator]
-        )
+        lower = LOWER_TRAIT_SIGN[cfg.indicator]
+        recovery = planted_recovery(edges, truth["edges"], truth["signs"], lower)
+        # the ceiling: the true pattern seen through the hypernetwork's first layer
+        pattern = np.zeros(len(edges))
+        pattern[pos] = truth["signs"] * lower
+        ceiling = edge_table(gradient_span_projection(network, pattern), parcels, cfg.threshold)
+        recovery["ceiling"] = planted_recovery(ceiling, truth["edges"], truth["signs"], lower)
     fc_summary = {}
     for name, (pos, signs) in edits.items():
         edited = np.stack(

@@ -259,6 +259,30 @@ def edit_fc(
     return fisher_z(r)
 
 
+def gradient_span_projection(network, pattern: np.ndarray) -> np.ndarray:
+    """Project an edge pattern onto the space every FC gradient of the network lies in.
+
+    The hypernetwork's first layer is linear in the (normalised) FC, so the gradient of any of
+    its outputs with respect to the raw FC is a combination of that layer's ``hyper_hidden``
+    rows divided by the FC's SD. No gradient map, SmoothGrad included, can leave their span:
+    the projection of the true pattern onto it is the best such a map can show.
+
+    Parameters
+    ----------
+    network : dtb.train.Network
+    pattern : ndarray, shape (n_fc,)
+        E.g. the planted edges' signs, zero elsewhere.
+
+    Returns
+    -------
+    projection : ndarray of float64, shape (n_fc,)
+    """
+    rows = network.core.hyper.fc1.weight.detach().cpu().double().numpy()
+    rows = rows / network.fc_sd.detach().cpu().double().numpy()
+    q, _ = np.linalg.qr(rows.T)  # (n_fc, hyper_hidden), orthonormal columns
+    return q @ (q.T @ np.asarray(pattern, dtype=np.float64))
+
+
 def planted_recovery(
     edges: pd.DataFrame, planted: np.ndarray, planted_signs: np.ndarray, lower_sign: int
 ) -> dict:

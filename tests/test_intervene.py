@@ -297,3 +297,19 @@ def test_intervene_refuses_bad_input(trained_run, tmp_path, capsys):
     assert "inside" in capsys.readouterr().err
     assert main(["intervene", str(tmp_path), "--indicator", "speed", "--out", "y"]) == 1
     assert "not a training run" in capsys.readouterr().err
+
+
+def test_every_smoothgrad_map_lies_in_the_first_layer_span(tiny_network):
+    from dtb.targets import gradient_span_projection
+
+    rng = np.random.default_rng(11)
+    fc = rng.normal(scale=0.3, size=(2, N_FC)).astype(np.float32)
+    u = torch.randn(tiny_network.core.hyper.n_params, generator=torch.Generator().manual_seed(5))
+    scores = smoothgrad(tiny_network, fc, u, copies=3, rng=rng)
+    np.testing.assert_allclose(
+        gradient_span_projection(tiny_network, scores), scores, atol=1e-6 * np.abs(scores).max()
+    )
+    # a pattern on a few edges is not in that span: its projection loses most of it
+    pattern = np.zeros(N_FC)
+    pattern[:50] = 1.0
+    assert np.linalg.norm(gradient_span_projection(tiny_network, pattern)) < 0.5 * np.sqrt(50)
