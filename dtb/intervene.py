@@ -651,7 +651,7 @@ def intervene(
         }
 
     def tsv(name: str, df: pd.DataFrame) -> None:
-        write_text(out / name, df.to_csv(sep="\t", index=False, float_format="%.6g"))
+        write_text(out / name, df.to_csv(sep="\t", index=False, float_format="%.10g"))
 
     tsv("participants.tsv", participants)
     tsv("dose_response.tsv", dose)

@@ -165,3 +165,56 @@ def test_controls_table_is_the_suite_joined_with_the_baselines(inputs, tmp_path)
         assert _same(row["own_mean_ci_low"], b["own_mean_rt"]["ci_low"])
         assert _same(row["group_mean_mae_s"], b["group_mean_rt"]["mae_s"])
         assert _same(row["always_correct_concordance"], b["always_correct"]["concordance_mean"])
+
+
+@pytest.fixture(scope="module")
+def interventions(inputs, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("intervene")
+    for indicator in ("speed", "affect"):
+        argv = ["intervene", str(inputs["run"]), "--indicator", indicator]
+        argv += ["--out", str(out / indicator), "--copies", "2", "--quiet"]
+        assert main(argv) == 0
+    return out
+
+
+def test_fig4_shows_the_targets_written_by_intervene(interventions, tmp_path):
+    fig_dir = _execute("fig4_targets", tmp_path, intervene_dir=interventions)
+    shown = _saved(fig_dir, "fig4_targets")["indicators"]
+    for ind in ("speed", "affect"):
+        s = json.loads((interventions / ind / "intervention.json").read_text())
+        edges = pd.read_csv(interventions / ind / "edges.tsv", sep="\t", keep_default_na=False)
+        assert shown[ind]["n_edges"] == len(edges) == s["targets"]["n_edges"]
+        assert shown[ind]["n_strengthen"] == s["targets"]["n_strengthen"]
+        assert shown[ind]["n_weaken"] == s["targets"]["n_weaken"]
+        assert shown[ind]["recovery"] == s["recovery"]
+        nets = pd.read_csv(interventions / ind / "networks.tsv", sep="\t")
+        top = shown[ind]["strongest_network_pairs"][0]
+        row = nets[
+            (nets["network_a"] == top["network_a"]) & (nets["network_b"] == top["network_b"])
+        ]
+        net = (row["frac_strengthen"] - row["frac_weaken"]).iloc[0]
+        assert _same(top["net"], float(net))
+        assert abs(net) == pytest.approx(
+            (nets["frac_strengthen"] - nets["frac_weaken"]).abs().max()
+        )
+
+
+def test_fig5_shows_the_treatment_written_by_intervene(interventions, tmp_path):
+    fig_dir = _execute("fig5_intervention", tmp_path, intervene_dir=interventions)
+    shown = _saved(fig_dir, "fig5_weight_treatment")["indicators"]
+    fc_shown = _saved(fig_dir, "fig5_fc_treatment")["indicators"]
+    for ind in ("speed", "affect"):
+        s = json.loads((interventions / ind / "intervention.json").read_text())
+        col = s["indicator_column"]
+        assert _same(shown[ind]["r_latent_indicator"], s["direction"]["r_latent_indicator"])
+        assert shown[ind]["mean_pre"] == pytest.approx(s["treatment"][col]["mean_pre"])
+        assert shown[ind]["mean_post"] == pytest.approx(s["treatment"][col]["mean_post"])
+        assert shown[ind]["effect_mean"] == pytest.approx(s["treatment"]["effect_mean"])
+        dose = pd.read_csv(interventions / ind / "dose_response.tsv", sep="\t")
+        mean = dose.groupby("alpha")["effect"].mean()
+        assert shown[ind]["dose_monotone"] == bool(np.all(np.diff(mean.to_numpy()) > 0))
+        for edit in ("targets", "truth"):
+            if edit in s["fc_treatment"]:
+                got, ref = fc_shown[ind][edit], s["fc_treatment"][edit][col]
+                assert got["mean_change"] == pytest.approx(ref["mean_change"], rel=1e-6)
+                assert got["fraction_lowered"] == pytest.approx(ref["fraction_lowered"], rel=1e-6)
