@@ -108,7 +108,7 @@ for k, ind in enumerate(INDICATORS):
         "recovery": s["recovery"],
     }
 fig.tight_layout()
-save_figure(fig, fig_dir, "fig4_targets", numbers)
+paths = save_figure(fig, fig_dir, "fig4_targets", numbers)
 
 # %% [markdown]
 # ## Top edges

@@ -143,7 +143,7 @@ for row, (ind, label) in zip(axes, INDICATORS.items(), strict=True):
         "accuracy_post": t["accuracy_post"],
     }
 fig.tight_layout()
-save_figure(fig, fig_dir, "fig5_weight_treatment", numbers)
+paths = save_figure(fig, fig_dir, "fig5_weight_treatment", numbers)
 
 # %%
 pd.DataFrame(
@@ -216,7 +216,7 @@ for row, ind in zip(axes, INDICATORS, strict=True):
             "wilcoxon_p": c["wilcoxon_p"],
         }
 fig.tight_layout()
-save_figure(fig, fig_dir, "fig5_fc_treatment", fc_numbers)
+paths = save_figure(fig, fig_dir, "fig5_fc_treatment", fc_numbers)
 
 # %% [markdown]
 # ## Clinical check
