@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from dtb import distributed
 from dtb.data.prepare import PreparedCohort, load_prepared
 from dtb.errors import DtbError
 from dtb.fileio import atomic_path, ensure_outside, write_json, write_text
@@ -158,8 +159,25 @@ class Network(nn.Module):
         """(fc - mean) / sd with the training statistics."""
         return (fc - self.fc_mean) / self.fc_sd
 
-    def forward(self, fc, inputs, owner, generator: torch.Generator | None = None):
-        return self.core(self.normalise(fc), inputs, owner, generator=generator)
+    def forward(
+        self,
+        fc,
+        inputs,
+        owner,
+        generator: torch.Generator | None = None,
+        keep: torch.Tensor | None = None,
+    ):
+        """Actions and BOLD of windows; ``owner`` indexes ``fc``, or ``keep`` when given.
+
+        ``keep`` (int64, shape (S',)) selects, after all rows of ``fc`` went through the
+        hypernetwork (one dropout draw for all of them), the participants these windows belong
+        to: a data-parallel rank runs only its share of a batch yet sees the batch's dropout.
+        """
+        if keep is None:
+            return self.core(self.normalise(fc), inputs, owner, generator=generator)
+        params = self.core.generate(self.normalise(fc), generator=generator)
+        params = {name: p.index_select(0, keep) for name, p in params.items()}
+        return self.core.run_main(params, inputs, owner)
 
 
 def build_network(
@@ -436,7 +454,43 @@ def train(
     cache, out = Path(cache), Path(out)
     cohort = load_prepared(cache)
     ensure_outside(out, Path(cohort.meta["root"]))
-    dev = resolve_device(device)
+    ctx = distributed.from_environment()
+    if ctx.active and config.control == "direct-input":
+        raise ValueError("the direct-input ablation trains in one process only (no torchrun)")
+    dev = distributed.setup(ctx, resolve_device(device))
+    try:
+        return _train(cache, out, cohort, config, dev, ctx, resume, max_steps, progress)
+    finally:
+        distributed.teardown(ctx)
+
+
+def _distributed_step(model, data, table, idx, config, generator, ctx):
+    """Forward and backward of this rank's share of a global batch (see dtb.distributed).
+
+    Returns the loss of the whole global batch and its two parts, equal on every rank.
+    """
+    fc, _, _, a_all, y_all, m_all = data.batch(table, idx)
+    n_action = (m_all.sum() * a_all.shape[-1]).clamp_min(1)
+    n_bold = y_all.numel()
+    parts_all = np.unique(table.participant[idx])
+    mine = distributed.shard(idx, config.windows_per_participant, ctx)
+    weight = 1.0
+    if len(mine) == 0:  # fewer groups than ranks: run one window with no weight, for the sync
+        mine, weight = idx[:1], 0.0
+    _, x, owner, a, y, m = data.batch(table, mine)
+    keep = torch.as_tensor(
+        np.searchsorted(parts_all, np.unique(table.participant[mine])), device=fc.device
+    )
+    logits, bold = model(fc, x, owner, generator=generator, keep=keep)
+    a_sum, b_sum = distributed.loss_sums(logits, bold, a, y, m)
+    local = torch.stack([a_sum / n_action, b_sum / n_bold]) * weight
+    # DDP averages gradients over ranks: scaling by the world size makes it their sum
+    (local.sum() * ctx.world).backward()
+    both = distributed.all_sum(local, ctx)
+    return both.sum(), {"action": both[0], "bold": both[1]}
+
+
+def _train(cache, out, cohort, config, dev, ctx, resume, max_steps, progress) -> Path:
     n = len(cohort.participants)
     fc_all = cohort["fc"]
     if not np.isfinite(fc_all).all():
@@ -463,6 +517,11 @@ def train(
         network.core.fit_compression(network.normalise(fc_train.float()))
     network.to(dev)
     optimizer = _optimizer(network, config, dev)
+    model = network
+    if ctx.active:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(network)
 
     ckpt = out / "checkpoint.pt"
     state = {
@@ -486,7 +545,8 @@ def train(
         state = blob["state"]
         if state.get("stopped") in ("early-stopping", "max-epochs"):
             return out
-    out.mkdir(parents=True, exist_ok=True)
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
 
     def write_log() -> None:
         cols = ["step", "epoch", "loss", "action", "bold", "val_loss", "seconds"]
@@ -500,8 +560,9 @@ def train(
         write_text(out / "log.tsv", "\n".join(lines) + "\n")
 
     def checkpoint() -> None:
-        save_checkpoint(ckpt, network, optimizer, state, ident)
-        write_log()
+        if ctx.is_main:
+            save_checkpoint(ckpt, network, optimizer, state, ident)
+            write_log()
 
     network.train()
     t0 = time.perf_counter()
@@ -510,7 +571,7 @@ def train(
         initial=state["epoch"],
         desc=f"train {config.protocol}/{config.control}",
         unit="epoch",
-        disable=not progress,
+        disable=not (progress and ctx.is_main),
     )
     while state["epoch"] < config.max_epochs:
         batches = epoch_batches(table, config, state["epoch"])
@@ -519,21 +580,26 @@ def train(
                 state["stopped"] = "max-steps"
                 checkpoint()
                 bar.close()
-                _write_run(out, ident, state, cache, dev)
+                if ctx.is_main:
+                    _write_run(out, ident, state, cache, dev)
                 return out
-            fc, x, owner, a, y, m = data.batch(table, batches[state["batch"]])
-            logits, bold = network(
-                fc, x, owner, generator=_step_generator(config, state["step"], dev)
-            )
-            loss, parts = loss_fn(logits, bold, a, y, m)
+            idx = batches[state["batch"]]
+            gen = _step_generator(config, state["step"], dev)
+            optimizer.zero_grad(set_to_none=True)
+            if ctx.active:
+                loss, parts = _distributed_step(model, data, table, idx, config, gen, ctx)
+            else:
+                fc, x, owner, a, y, m = data.batch(table, idx)
+                logits, bold = network(fc, x, owner, generator=gen)
+                loss, parts = loss_fn(logits, bold, a, y, m)
             if not torch.isfinite(loss):
                 bar.close()
                 raise TrainingDiverged(
                     f"loss became {loss.item()} at epoch {state['epoch']}, step {state['step']}, "
                     f"batch {state['batch']}; the last good checkpoint is kept in {ckpt}"
                 )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if not ctx.active:
+                loss.backward()
             nn.utils.clip_grad_norm_(network.parameters(), config.clip_norm)
             optimizer.step()
             state["step"] += 1
@@ -561,7 +627,8 @@ def train(
         bar.set_postfix(loss=f"{state['history'][-1]['loss']:.4f}", val=f"{val:.4f}")
         if val < state["best_val"]:
             state["best_val"], state["bad_epochs"] = val, 0
-            save_checkpoint(out / "best.pt", network, None, state, ident)
+            if ctx.is_main:
+                save_checkpoint(out / "best.pt", network, None, state, ident)
         else:
             state["bad_epochs"] += 1
         if state["bad_epochs"] >= config.patience:
@@ -571,7 +638,8 @@ def train(
         state["stopped"] = "max-epochs"
     checkpoint()
     bar.close()
-    _write_run(out, ident, state, cache, dev)
+    if ctx.is_main:
+        _write_run(out, ident, state, cache, dev)
     return out
 
 
