@@ -169,10 +169,19 @@ def test_controls_table_is_the_suite_joined_with_the_baselines(inputs, tmp_path)
 
 @pytest.fixture(scope="module")
 def interventions(inputs, tmp_path_factory) -> Path:
+    from dtb.data.parcellation import parcel_table
+
     out = tmp_path_factory.mktemp("intervene")
+    # made-up MNI coordinates, only so that the glass-brain cell has something to draw
+    labels = parcel_table().drop(columns="summary").reset_index(names="index")
+    xyz = np.random.default_rng(0).uniform(-60, 60, size=(len(labels), 3))
+    labels[["x", "y", "z"]] = xyz
+    labels.to_csv(out / "labels.tsv", sep="\t", index=False)
     for indicator in ("speed", "affect"):
         argv = ["intervene", str(inputs["run"]), "--indicator", indicator]
         argv += ["--out", str(out / indicator), "--copies", "2", "--quiet"]
+        if indicator == "affect":
+            argv += ["--labels", str(out / "labels.tsv")]
         assert main(argv) == 0
     return out
 
@@ -180,6 +189,9 @@ def interventions(inputs, tmp_path_factory) -> Path:
 def test_fig4_shows_the_targets_written_by_intervene(interventions, tmp_path):
     fig_dir = _execute("fig4_targets", tmp_path, intervene_dir=interventions)
     shown = _saved(fig_dir, "fig4_targets")["indicators"]
+    # the glass brain is drawn where the label file had coordinates, and only there
+    assert (fig_dir / "fig4_glass_brain_affect.png").stat().st_size > 5_000
+    assert not (fig_dir / "fig4_glass_brain_speed.png").exists()
     for ind in ("speed", "affect"):
         s = json.loads((interventions / ind / "intervention.json").read_text())
         edges = pd.read_csv(interventions / ind / "edges.tsv", sep="\t", keep_default_na=False)

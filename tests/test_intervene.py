@@ -313,3 +313,24 @@ def test_every_smoothgrad_map_lies_in_the_first_layer_span(tiny_network):
     pattern = np.zeros(N_FC)
     pattern[:50] = 1.0
     assert np.linalg.norm(gradient_span_projection(tiny_network, pattern)) < 0.5 * np.sqrt(50)
+
+
+def test_parcel_table_reads_a_label_file_and_the_default_map_matches_its_left_hemisphere(
+    tcp_root, tmp_path
+):
+    labels = tcp_root / "atlas" / "region_labels_434.tsv"
+    real = parcel_table(labels)
+    approx = parcel_table()
+    assert len(real) == len(approx) == N
+    assert (real["network"][:200] == approx["network"][:200]).all()
+    assert (real["summary"][400:432] == "subcortex").all()
+    assert (real["summary"][432:] == "cerebellum").all()
+    assert set(real["summary"]) == set(SUMMARY_NETWORKS)
+    bad = pd.read_csv(labels, sep="\t")
+    bad.loc[5, "network"] = "Nowhere"
+    bad.to_csv(tmp_path / "bad.tsv", sep="\t", index=False)
+    with pytest.raises(ValueError, match="bad.tsv.*Nowhere"):
+        parcel_table(tmp_path / "bad.tsv")
+    bad.iloc[:-1].to_csv(tmp_path / "short.tsv", sep="\t", index=False)
+    with pytest.raises(ValueError, match="short.tsv.*0..433"):
+        parcel_table(tmp_path / "short.tsv")
