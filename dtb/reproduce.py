@@ -186,7 +186,7 @@ def reproduce(
             _log(f"intervention ({indicator}) unchanged")
             continue
         _log(f"virtual intervention ({indicator}) into {dest}")
-        intervene(suite_dir / "paper" / "run", dest, iv_cfg, device="cpu", progress=True)
+        intervene(suite_dir / "paper" / "run", dest, iv_cfg, device=device, progress=True)
         write_json(stamps / f"intervene-{indicator}.json", {"key": iv_key})
     key = hashlib.sha256(
         (key + "".join(sha256_file(iv_dir / i / "intervention.json") for i in INDICATORS)).encode()
