@@ -618,6 +618,11 @@ def _train(cache, out, cohort, config, dev, ctx, resume, max_steps, progress) ->
             if state["step"] % config.checkpoint_every == 0:
                 checkpoint()
         val = validation_loss(network, data, table)
+        if ctx.active:  # identical on every rank in exact arithmetic; one value decides for all
+            val = (
+                float(distributed.all_sum(torch.tensor(val, dtype=torch.float64, device=dev), ctx))
+                / ctx.world
+            )
         if not math.isfinite(val):
             raise TrainingDiverged(f"validation loss became {val} after epoch {state['epoch']}")
         state["history"][-1]["val_loss"] = val
