@@ -339,15 +339,10 @@ def pls_direction(weights: np.ndarray | torch.Tensor, indicator: np.ndarray) -> 
     return Direction(v=v, mean=mean, sd=sd, z=z, r=float(stats.pearsonr(z, y)[0]))
 
 
-def effect_size(
-    pre: np.ndarray, post: np.ndarray, reference: np.ndarray | None = None
-) -> np.ndarray:
-    """Per-participant ``(pre - post) / SD(pre)`` (SD across participants, ddof 1).
-
-    ``reference`` gives the untreated values whose SD is the unit when ``pre`` repeats them.
-    """
+def effect_size(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
+    """Per-participant ``(pre - post) / SD(pre)`` (SD across participants, ddof 1)."""
     pre, post = np.asarray(pre, float), np.asarray(post, float)
-    sd = np.nanstd(pre if reference is None else np.asarray(reference, float), ddof=1)
+    sd = np.nanstd(pre, ddof=1)
     if not sd > 0:
         raise ValueError("the untreated indicator has zero variance: effect sizes undefined")
     return (pre - post) / sd
@@ -431,6 +426,7 @@ def intervene(
     from dtb.data.parcellation import parcel_table
     from dtb.evaluate import run_record
     from dtb.targets import (
+        edge_positions,
         edge_table,
         edit_fc,
         gradient_span_projection,
@@ -506,11 +502,10 @@ def intervene(
     other = INDICATOR_COLUMN["affect" if cfg.indicator == "speed" else "speed"]
     for name, c in (("effect", col), ("cross_effect", other)):
         base = pre[c].to_numpy()
-        dose[name] = (
-            effect_size(np.tile(base, len(doses)), dose[c].to_numpy(), reference=base)
-            if np.isfinite(base).sum() > 1
-            else np.nan
-        )
+        if np.isfinite(base).sum() > 1:
+            dose[name] = np.concatenate([effect_size(base, t[c].to_numpy()) for t in tables])
+        else:  # e.g. no amygdala output: the cross-domain effect is undefined
+            dose[name] = np.nan
     dose_summary = (
         dose.groupby("alpha")[[*MEASURE_COLUMNS, "effect", "cross_effect"]].mean().reset_index()
     )
@@ -543,11 +538,9 @@ def intervene(
     truth = _truth(root, cfg.indicator)
     recovery = None
     if truth is not None:
-        n = len(parcels)
-        i, j = truth["edges"][:, 0], truth["edges"][:, 1]
-        pos = i * n - i * (i + 1) // 2 + j - i - 1
-        edits["truth"] = (pos, truth["signs"] * LOWER_TRAIT_SIGN[cfg.indicator])
         lower = LOWER_TRAIT_SIGN[cfg.indicator]
+        pos = edge_positions(truth["edges"], len(parcels))
+        edits["truth"] = (pos, truth["signs"] * lower)
         recovery = planted_recovery(edges, truth["edges"], truth["signs"], lower)
         # the ceiling: the true pattern seen through the hypernetwork's first layer
         pattern = np.zeros(len(edges))

@@ -97,6 +97,25 @@ def smoothgrad(
     return (total / (copies * len(fc))).cpu().numpy()
 
 
+def edge_positions(pairs: np.ndarray, n_regions: int) -> np.ndarray:
+    """Positions of region pairs ``(i, j)``, ``i < j``, in the FC vector (upper triangle, k=1).
+
+    Parameters
+    ----------
+    pairs : ndarray of int, shape (n_pairs, 2)
+    n_regions : int
+
+    Returns
+    -------
+    positions : ndarray of int, shape (n_pairs,)
+    """
+    pairs = np.asarray(pairs, dtype=int).reshape(-1, 2)
+    i, j = pairs[:, 0], pairs[:, 1]
+    if np.any(i >= j) or np.any(i < 0) or np.any(j >= n_regions):
+        raise ValueError(f"region pairs must satisfy 0 <= i < j < {n_regions}")
+    return i * n_regions - i * (i + 1) // 2 + j - i - 1
+
+
 def edge_table(scores: np.ndarray, parcels: pd.DataFrame, threshold: float = 2.5) -> pd.DataFrame:
     """Every edge with its regions, networks and score; targets beyond ``threshold`` SD.
 
@@ -312,14 +331,7 @@ def planted_recovery(
     """
     from sklearn.metrics import roc_auc_score
 
-    n = int(edges["i"].max()) + 2 if len(edges) else 0
-    pos = (
-        planted[:, 0] * n
-        - planted[:, 0] * (planted[:, 0] + 1) // 2
-        + planted[:, 1]
-        - planted[:, 0]
-        - 1
-    )
+    pos = edge_positions(planted, int(edges["i"].max()) + 2 if len(edges) else 0)
     if not np.array_equal(edges["i"].to_numpy()[pos], planted[:, 0]) or not np.array_equal(
         edges["j"].to_numpy()[pos], planted[:, 1]
     ):

@@ -469,21 +469,22 @@ def _distributed_step(model, data, table, idx, config, generator, ctx):
 
     Returns the loss of the whole global batch and its two parts, equal on every rank.
     """
-    fc, _, _, a_all, y_all, m_all = data.batch(table, idx)
-    n_action = (m_all.sum() * a_all.shape[-1]).clamp_min(1)
-    n_bold = y_all.numel()
     parts_all = np.unique(table.participant[idx])
+    fc = data.fc[torch.as_tensor(parts_all, device=data.device)]
     mine = distributed.shard(idx, config.windows_per_participant, ctx)
     weight = 1.0
     if len(mine) == 0:  # fewer groups than ranks: run one window with no weight, for the sync
         mine, weight = idx[:1], 0.0
     _, x, owner, a, y, m = data.batch(table, mine)
+    # the global batch's counts (unmasked action targets, BOLD values): the sum over ranks
+    counts = torch.stack([m.sum() * a.shape[-1], torch.tensor(y.numel(), device=y.device)])
+    n_action, n_bold = distributed.all_sum(counts.to(y.dtype) * weight, ctx)
     keep = torch.as_tensor(
         np.searchsorted(parts_all, np.unique(table.participant[mine])), device=fc.device
     )
     logits, bold = model(fc, x, owner, generator=generator, keep=keep)
     a_sum, b_sum = distributed.loss_sums(logits, bold, a, y, m)
-    local = torch.stack([a_sum / n_action, b_sum / n_bold]) * weight
+    local = torch.stack([a_sum / n_action.clamp_min(1), b_sum / n_bold]) * weight
     # DDP averages gradients over ranks: scaling by the world size makes it their sum
     (local.sum() * ctx.world).backward()
     both = distributed.all_sum(local, ctx)

@@ -334,3 +334,13 @@ def test_parcel_table_reads_a_label_file_and_the_default_map_matches_its_left_he
     bad.iloc[:-1].to_csv(tmp_path / "short.tsv", sep="\t", index=False)
     with pytest.raises(ValueError, match="short.tsv.*0..433"):
         parcel_table(tmp_path / "short.tsv")
+
+
+def test_edge_positions_index_the_upper_triangle():
+    from dtb.targets import edge_positions
+
+    iu, ju = np.triu_indices(N, 1)
+    pick = np.array([0, 1, 432, 433, 5000, N_FC - 1])
+    np.testing.assert_array_equal(edge_positions(np.c_[iu[pick], ju[pick]], N), pick)
+    with pytest.raises(ValueError, match="i < j"):
+        edge_positions(np.array([[3, 3]]), N)
