@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,8 +177,22 @@ def amygdala_index(model_cfg) -> int:
     return names.index(AMYGDALA)
 
 
+@functools.lru_cache(maxsize=1024)
+def _faces_design(trials: bytes, shape: tuple[int, int], n_volumes: int):
+    """Design and face > shape contrast of a whole Faces run, built once per trial table.
+
+    Every dose and edit re-simulates the same runs, and nilearn's design matrix costs tens of
+    milliseconds: cached by the trial table's bytes.
+    """
+    from dtb.glm import contrast_vector, design_matrix
+
+    table = np.frombuffer(trials, dtype=np.float64).reshape(shape)
+    design = design_matrix(table, np.arange(n_volumes) * TR, "faces")
+    return design.to_numpy(), contrast_vector(design, "faces")
+
+
 def _twin_row(twin: DigitalTwin, cohort: PreparedCohort, i: int, amy: int | None) -> dict:
-    from dtb.glm import contrast_vector, design_matrix, first_level_t
+    from dtb.glm import first_level_t
 
     row: dict = {}
     for task in TASK_NAMES:
@@ -198,11 +213,9 @@ def _twin_row(twin: DigitalTwin, cohort: PreparedCohort, i: int, amy: int | None
             row["amygdala_t"] = np.nan
             if amy is not None:
                 bold = sim.bold_at_tr()[:, [amy]]
-                frames = np.arange(len(bold)) * TR
-                design = design_matrix(trials, frames, "faces")
-                row["amygdala_t"] = float(
-                    first_level_t(bold, design, contrast_vector(design, "faces"))[0]
-                )
+                t64 = np.ascontiguousarray(trials, dtype=np.float64)
+                design, contrast = _faces_design(t64.tobytes(), t64.shape, len(bold))
+                row["amygdala_t"] = float(first_level_t(bold, design, contrast)[0])
     row["speed"] = (row["rt_faces"] + row["rt_stroop"]) / 2
     return row
 
