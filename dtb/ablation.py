@@ -1,10 +1,11 @@
 """The direct-input ablation: one shared RNN that reads a compressed FC as extra inputs.
 
 The paper's ablation replaces the hypernetwork by feeding the FC into a single RNN shared by
-everyone; it reports RT r of about 0. Here the FC (already normalised) is compressed to its
-first ``n_components`` principal components, fitted on the training participants and scaled to
-unit variance, and appended to the 9 task inputs at every step. The RNN has the same size and
-readout as the twin's main network, but its weights are ordinary shared parameters.
+everyone; it reports RT r of about 0. Here the FC (already normalised) is compressed by
+:class:`dtb.encoders.PCAEncoder`, the recommended twin's FC encoder (the first ``fc_components``
+principal components of the training participants' FC, whitened), and appended to the 9 task
+inputs at every step. The RNN has the same size and readout as the twin's main network, but its
+weights are ordinary shared parameters.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from dtb.encoders import PCAEncoder
 from dtb.model import ModelConfig, shift_inputs
 
 
@@ -21,54 +23,26 @@ class DirectInputModel(nn.Module):
     Parameters
     ----------
     config : ModelConfig
-        ``n_fc``, ``n_hidden``, ``n_input``, ``n_action`` and ``n_bold`` are used.
-    n_components : int
-        FC principal components appended to the inputs.
+        ``n_fc``, ``fc_components``, ``n_hidden``, ``n_input``, ``n_action`` and ``n_bold`` are
+        used.
     """
 
-    def __init__(
-        self, config: ModelConfig, n_components: int = 16, generator: torch.Generator | None = None
-    ):
+    def __init__(self, config: ModelConfig, generator: torch.Generator | None = None):
         super().__init__()
         self.config = config
-        self.n_components = n_components
-        self.register_buffer("components", torch.zeros(n_components, config.n_fc))
-        self.register_buffer("scale", torch.ones(n_components))
+        self.encoder = PCAEncoder(config.n_fc, config.fc_components)
         self.rnn = nn.RNN(
-            config.n_input + n_components, config.n_hidden, nonlinearity="tanh", batch_first=True
+            config.n_input + config.fc_components,
+            config.n_hidden,
+            nonlinearity="tanh",
+            batch_first=True,
         )
         self.readout = nn.Linear(config.n_hidden, config.n_action + config.n_bold)
         # torch's default initialisation, redrawn from the passed generator (no global state)
         bound = config.n_hidden**-0.5
         with torch.no_grad():
-            for p in self.parameters():
+            for p in (*self.rnn.parameters(), *self.readout.parameters()):
                 p.uniform_(-bound, bound, generator=generator)
-
-    @torch.no_grad()
-    def fit_compression(self, fc: torch.Tensor) -> None:
-        """Fit the principal components on the training participants' normalised FC.
-
-        Parameters
-        ----------
-        fc : torch.Tensor, shape (n_participants, n_fc)
-        """
-        n = fc.shape[0]
-        if n < 2:
-            raise ValueError(
-                f"need at least 2 training participants for the FC compression, got {n}"
-            )
-        centred = fc - fc.mean(0)
-        _, s, vh = torch.linalg.svd(centred.double(), full_matrices=False)
-        k = min(self.n_components, vh.shape[0])
-        self.components.zero_()
-        self.components[:k] = vh[:k].to(self.components.dtype)
-        sd = (s[:k] / (n - 1) ** 0.5).clamp_min(1e-8)
-        self.scale.fill_(1.0)
-        self.scale[:k] = sd.to(self.scale.dtype)
-
-    def compress(self, fc: torch.Tensor) -> torch.Tensor:
-        """Unit-variance principal-component scores, shape (S, n_components)."""
-        return (fc @ self.components.T) / self.scale
 
     def forward(
         self,
@@ -90,7 +64,7 @@ class DirectInputModel(nn.Module):
         action_logits : torch.Tensor, shape (B, T, 3)
         bold : torch.Tensor, shape (B, T, 20)
         """
-        z = self.compress(fc)[owner]  # (B, C)
+        z = self.encoder(fc)[owner]  # (B, K)
         x = shift_inputs(inputs)
         x = torch.cat([x, z[:, None, :].expand(-1, x.shape[1], -1)], dim=-1)
         h, _ = self.rnn(x)

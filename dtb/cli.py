@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from dtb import __version__
+from dtb.config import PROFILES
+from dtb.encoders import ENCODERS
 from dtb.errors import DtbError
 
 
@@ -97,7 +99,8 @@ def _cmd_baselines(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from dtb.train import TrainConfig, train
+    from dtb.config import TrainConfig
+    from dtb.train import train
 
     overrides = {
         k: v
@@ -110,6 +113,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "max_epochs": args.max_epochs,
             "lr": args.lr,
+            "weight_decay": args.weight_decay,
+            "fc_encoder": args.fc_encoder,
+            "fc_components": args.fc_components,
         }.items()
         if v is not None
     }
@@ -149,6 +155,7 @@ def _cmd_suite(args: argparse.Namespace) -> int:
         n_folds=args.n_folds,
         seed=args.seed,
         device=args.device,
+        jobs=args.jobs,
         progress=not args.quiet,
     )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -169,6 +176,8 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
         chunk=args.chunk,
         threshold=args.threshold,
         fc_edit=args.fc_edit,
+        null_draws=args.null_draws,
+        targets_only=args.targets_only,
         checkpoint=args.checkpoint,
         seed=args.seed,
     )
@@ -181,15 +190,40 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.quiet,
     )
-    col, t = s["indicator_column"], s["treatment"]
     print(
         f"{s['indicator']}: r(latent, indicator) = {s['direction']['r_latent_indicator']:.2f} "
-        f"over {s['n_participants']} twins; at {t['alpha']:g} SD {col} "
-        f"{t[col]['mean_pre']:.3f} -> {t[col]['mean_post']:.3f}, effect size "
-        f"{t['effect_mean']:.2f} (range {t['effect_min']:.2f} to {t['effect_max']:.2f}); "
-        f"{s['targets']['n_strengthen']} edges to strengthen, {s['targets']['n_weaken']} to weaken"
+        f"over {s['n_participants']} twins; {s['targets']['n_strengthen']} edges to "
+        f"strengthen, {s['targets']['n_weaken']} to weaken"
     )
+    if "treatment" in s:
+        col, t = s["indicator_column"], s["treatment"]
+        print(
+            f"at {t['alpha']:g} SD {col} {t[col]['mean_pre']:.3f} -> {t[col]['mean_post']:.3f}, "
+            f"effect size {t['effect_mean']:.2f} (range {t['effect_min']:.2f} to "
+            f"{t['effect_max']:.2f})"
+        )
+    if s.get("recovery"):
+        rec = s["recovery"]
+        print(
+            "planted-edge AUC |score|: twin {:.2f}, ridge peer {:.2f}, span ceiling {:.2f}".format(
+                rec["twin"]["auc_abs"], rec["ridge"]["auc_abs"], rec["ceiling"]["auc_abs"]
+            )
+        )
     print(f"wrote {args.out}/intervention.json")
+    return 0
+
+
+def _cmd_stability(args: argparse.Namespace) -> int:
+    from dtb.stability import target_stability
+
+    r = target_stability(args.interventions, args.out)
+    print(
+        f"{r['indicator']} ({r['design']} design), {len(r['runs'])} seeds: Spearman r of the edge "
+        f"scores mean {r['spearman_mean']:.3f} (min {r['spearman_min']:.3f}); Jaccard of the "
+        f"target sets mean "
+        + ("n/a" if r["jaccard_mean"] is None else f"{r['jaccard_mean']:.3f}")
+    )
+    print(f"wrote {args.out}/stability.json and pairs.tsv")
     return 0
 
 
@@ -204,6 +238,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         book=not args.no_book,
+        jobs=args.jobs,
     )
     return 0
 
@@ -268,16 +303,55 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train the hypernetwork twin (or a control) on a cache")
     t.add_argument("cache", type=Path, help="prepared cohort (.npz from dtb prepare)")
     t.add_argument("--out", type=Path, required=True, help="run folder")
-    t.add_argument("--profile", choices=["quick", "paper"], default="quick")
-    t.add_argument("--protocol", choices=["paper", "zero-shot"], default=None)
-    t.add_argument("--control", choices=["none", "shuffle", "direct-input"], default=None)
+    t.add_argument(
+        "--profile",
+        choices=list(PROFILES),
+        default="quick",
+        help="sizes and training defaults: quick (CPU sizes, recommended design), twin "
+        "(recommended design at the paper's sizes), paper (the paper's design exactly)",
+    )
+    t.add_argument(
+        "--fc-encoder",
+        choices=list(ENCODERS),
+        default=None,
+        help="how the FC enters the model: dense (the paper's first layer over all edges) or "
+        "pca (whitened principal components of the training participants' FC); default: "
+        "the profile's",
+    )
+    t.add_argument(
+        "--fc-components",
+        type=int,
+        default=None,
+        metavar="K",
+        help="principal components of the pca encoder and the direct-input ablation",
+    )
+    t.add_argument(
+        "--protocol",
+        choices=["paper", "zero-shot"],
+        default=None,
+        help="paper: within-participant temporal split; zero-shot: k-fold over participants",
+    )
+    t.add_argument(
+        "--control",
+        choices=["none", "shuffle", "direct-input"],
+        default=None,
+        help="shuffle: each participant gets another's FC; direct-input: one shared RNN "
+        "reading the FC's principal components",
+    )
     t.add_argument("--fold", type=int, default=None, help="zero-shot fold held out")
-    t.add_argument("--n-folds", type=int, default=None)
+    t.add_argument("--n-folds", type=int, default=None, help="number of zero-shot folds")
     t.add_argument("--shift", type=int, default=None, help="cyclic shift of the shuffle control")
-    t.add_argument("--seed", type=int, default=None)
-    t.add_argument("--max-epochs", type=int, default=None)
-    t.add_argument("--lr", type=float, default=None)
-    t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    t.add_argument(
+        "--seed", type=int, default=None, help="initial weights, batches, dropout and folds"
+    )
+    t.add_argument("--max-epochs", type=int, default=None, help="upper bound on epochs")
+    t.add_argument("--lr", type=float, default=None, help="Adam learning rate")
+    t.add_argument(
+        "--weight-decay", type=float, default=None, help="decoupled (AdamW) weight decay"
+    )
+    t.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train"
+    )
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -295,21 +369,36 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=_cmd_evaluate)
 
-    su = sub.add_parser("suite", help="train and evaluate every protocol and control, one table")
-    su.add_argument("cache", type=Path)
-    su.add_argument("--out", type=Path, required=True)
-    su.add_argument("--profile", choices=["quick", "paper"], default="quick")
-    su.add_argument("--n-folds", type=int, default=5)
-    su.add_argument("--seed", type=int, default=0)
-    su.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    su.add_argument("--quiet", action="store_true")
+    su = sub.add_parser(
+        "suite",
+        help="train and evaluate every protocol, control and design, with the ridge peer",
+    )
+    su.add_argument("cache", type=Path, help="prepared cohort (.npz from dtb prepare)")
+    su.add_argument("--out", type=Path, required=True, help="results folder")
+    su.add_argument(
+        "--profile", choices=list(PROFILES), default="quick", help="sizes and training defaults"
+    )
+    su.add_argument("--n-folds", type=int, default=5, help="zero-shot folds")
+    su.add_argument("--seed", type=int, default=0, help="seed of every run and of the folds")
+    su.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train"
+    )
+    su.add_argument(
+        "--jobs", type=int, default=1, help="runs trained at once on a CPU (one thread each)"
+    )
+    su.add_argument("--quiet", action="store_true", help="no progress bars")
     su.set_defaults(func=_cmd_suite)
 
     iv = sub.add_parser(
         "intervene", help="virtual intervention: PLS direction, treatment, connectome targets"
     )
     iv.add_argument("run", type=Path, help="a dtb train run folder (hypernetwork, control none)")
-    iv.add_argument("--indicator", choices=["speed", "affect"], required=True)
+    iv.add_argument(
+        "--indicator",
+        choices=["speed", "affect"],
+        required=True,
+        help="speed: the twin's mean RT; affect: its right-amygdala face > shape t",
+    )
     iv.add_argument("--out", type=Path, required=True, help="results folder")
     iv.add_argument("--alpha", type=float, default=None, help="treatment dose, SD of the latent")
     iv.add_argument(
@@ -324,29 +413,73 @@ def build_parser() -> argparse.ArgumentParser:
         "--labels", type=Path, default=None, help="region labels TSV (index,label,network[,x,y,z])"
     )
     iv.add_argument("--phenotype", type=Path, default=None, help="phenotype folder")
-    iv.add_argument("--checkpoint", default="best.pt", choices=["best.pt", "checkpoint.pt"])
-    iv.add_argument("--seed", type=int, default=0)
-    iv.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
-    iv.add_argument("--quiet", action="store_true")
+    iv.add_argument(
+        "--null-draws",
+        type=int,
+        default=3,
+        help="random edge sets edited like the targets (the null of the FC edit)",
+    )
+    iv.add_argument(
+        "--targets-only",
+        action="store_true",
+        help="stop after the edge map and its recovery (no doses, edits or clinical check)",
+    )
+    iv.add_argument(
+        "--checkpoint",
+        default="best.pt",
+        choices=["best.pt", "checkpoint.pt"],
+        help="the run's best (lowest validation loss) or latest weights",
+    )
+    iv.add_argument("--seed", type=int, default=0, help="seed of the SmoothGrad noise and nulls")
+    iv.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="cpu", help="where twins run"
+    )
+    iv.add_argument("--quiet", action="store_true", help="no progress bars")
     iv.set_defaults(func=_cmd_intervene)
 
+    st = sub.add_parser(
+        "targets-stability",
+        help="agreement of the edge maps of runs trained from different seeds",
+    )
+    st.add_argument(
+        "interventions",
+        type=Path,
+        nargs="+",
+        help="dtb intervene output folders, one per seed (same cohort, design and indicator)",
+    )
+    st.add_argument("--out", type=Path, required=True, help="results folder")
+    st.set_defaults(func=_cmd_stability)
+
     r = sub.add_parser("reproduce", help="run every stage and the notebooks")
-    r.add_argument("--profile", choices=["quick", "paper"], default="quick")
+    r.add_argument(
+        "--profile",
+        choices=["quick", "paper"],
+        default="quick",
+        help="quick: 96 synthetic participants at CPU sizes; paper: the paper's sizes",
+    )
     r.add_argument(
         "--data",
         type=Path,
         default=None,
         help="TCP-layout dataset (default: a synthetic cohort made on the fly)",
     )
-    r.add_argument("--out", type=Path, default=Path("results"))
+    r.add_argument("--out", type=Path, default=Path("results"), help="results root folder")
     r.add_argument(
         "--participants",
         type=int,
         default=None,
         help="synthetic cohort size (default: the profile's)",
     )
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    r.add_argument("--seed", type=int, default=0, help="seed of the synthetic cohort")
+    r.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train"
+    )
+    r.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="runs and interventions at once on a CPU (default: the profile's)",
+    )
     r.add_argument("--no-book", action="store_true", help="skip the Jupyter Book build")
     r.set_defaults(func=_cmd_reproduce)
     return p

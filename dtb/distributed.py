@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 @dataclass(frozen=True)
@@ -86,25 +85,6 @@ def shard(batch: np.ndarray, group_size: int, ctx: Context) -> np.ndarray:
         raise ValueError(f"a batch of {len(batch)} windows is not made of groups of {group_size}")
     groups = batch.reshape(-1, group_size)
     return groups[ctx.rank :: ctx.world].reshape(-1)
-
-
-def loss_sums(
-    action_logits: torch.Tensor,
-    bold: torch.Tensor,
-    action_target: torch.Tensor,
-    bold_target: torch.Tensor,
-    action_mask: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed (not averaged) BCE over unmasked action steps and squared BOLD error.
-
-    Divided by the counts of the whole global batch they give :func:`dtb.model.loss_fn`'s two
-    terms.
-    """
-    keep = action_mask.to(torch.bool).unsqueeze(-1).expand_as(action_logits)
-    target = torch.where(keep, action_target.to(action_logits.dtype), 0.0)
-    bce = F.binary_cross_entropy_with_logits(action_logits, target, reduction="none")
-    action = torch.where(keep, bce, 0.0).sum()
-    return action, ((bold - bold_target.to(bold.dtype)) ** 2).sum()
 
 
 def all_sum(values: torch.Tensor, ctx: Context) -> torch.Tensor:

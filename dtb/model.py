@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dtb.encoders import ENCODERS, PCAEncoder
 from dtb.recurrence import main_network, main_network_autograd
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "HyperNetwork",
     "DigitalTwinModel",
     "loss_fn",
+    "loss_sums",
     "reference_forward",
 ]
 
@@ -76,6 +78,12 @@ class ModelConfig:
         Action outputs (logits; the sigmoid is in the loss).
     n_bold : int
         BOLD outputs (20 regions).
+    fc_encoder : {"dense", "pca"}
+        How the FC enters the hypernetwork (:mod:`dtb.encoders`): ``dense``, the paper's first
+        layer over all edges; ``pca``, the whitened scores on the leading ``fc_components``
+        principal components of the training participants' FC.
+    fc_components : int
+        ``K`` of the ``pca`` encoder (and of the direct-input ablation's compression).
     init_spread : float
         Initial scale of the FC-dependent part of each generated parameter relative to its
         shared part (see :class:`HyperNetwork`). ``paper``: 0.5, so participants differ from the
@@ -104,10 +112,25 @@ class ModelConfig:
     n_input: int = 9
     n_action: int = 3
     n_bold: int = 20
+    fc_encoder: str = "dense"
+    fc_components: int = 32
     init_spread: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("n_fc", "hyper_hidden", "n_hidden", "n_input", "n_action", "n_bold"):
+        if self.fc_encoder not in ENCODERS:
+            raise ValueError(
+                f"ModelConfig.fc_encoder must be one of {', '.join(ENCODERS)}; "
+                f"got {self.fc_encoder!r}"
+            )
+        for name in (
+            "n_fc",
+            "hyper_hidden",
+            "n_hidden",
+            "n_input",
+            "n_action",
+            "n_bold",
+            "fc_components",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"ModelConfig.{name} must be a positive integer; got {value!r}")
@@ -120,6 +143,11 @@ class ModelConfig:
     def n_output(self) -> int:
         """Outputs of the main network: actions then BOLD (23)."""
         return self.n_action + self.n_bold
+
+    @property
+    def n_encoded(self) -> int:
+        """Inputs of the hypernetwork's first layer: ``n_fc`` (dense) or ``fc_components``."""
+        return self.n_fc if self.fc_encoder == "dense" else self.fc_components
 
     @classmethod
     def profile(cls, name: str, **overrides) -> ModelConfig:
@@ -137,7 +165,14 @@ class ModelConfig:
 
 _PROFILES: dict[str, dict] = {
     "paper": {},
-    "quick": {"hyper_hidden": 64, "n_hidden": 64, "init_spread": 0.1},
+    "twin": {"fc_encoder": "pca", "fc_components": 16, "init_spread": 0.1},
+    "quick": {
+        "hyper_hidden": 64,
+        "n_hidden": 64,
+        "init_spread": 0.1,
+        "fc_encoder": "pca",
+        "fc_components": 16,
+    },
 }
 
 
@@ -243,7 +278,10 @@ class HyperNetwork(nn.Module):
         self.n_params = n_main_params(cfg)
         # skip_init: allocate without the default initialisation, which would draw 53.7 M
         # numbers from the global generator only to be overwritten by reset_parameters.
-        self.fc1 = nn.utils.skip_init(nn.Linear, cfg.n_fc, cfg.hyper_hidden)
+        self.encoder = (
+            PCAEncoder(cfg.n_fc, cfg.fc_components) if cfg.fc_encoder == "pca" else None
+        )
+        self.fc1 = nn.utils.skip_init(nn.Linear, cfg.n_encoded, cfg.hyper_hidden)
         self.fc2 = nn.utils.skip_init(nn.Linear, cfg.hyper_hidden, cfg.hyper_hidden)
         self.out = nn.utils.skip_init(nn.Linear, cfg.hyper_hidden, self.n_params)
         self.act = nn.Mish()
@@ -297,10 +335,21 @@ class HyperNetwork(nn.Module):
             # Inverted dropout, written out so that the mask can come from a passed generator.
             keep = torch.rand(fc.shape, generator=generator, device=fc.device) >= p
             fc = fc * keep.to(fc.dtype) / (1.0 - p)
+        if self.encoder is not None:
+            fc = self.encoder(fc)
         z = self.act(self.fc1(fc))
         z = self.act(self.fc2(z))
         # contiguous: the generated matrices are then plain row-major blocks for the products.
         return _transposed_linear(self.out, z).contiguous()
+
+    def edge_rows(self) -> torch.Tensor:
+        """The linear map from the (normalised) FC to the first layer's pre-activations.
+
+        Shape ``(hyper_hidden, n_fc)``. The rest of the hypernetwork sees the FC only through
+        it, so every gradient with respect to the FC is a combination of its rows.
+        """
+        w = self.fc1.weight
+        return w if self.encoder is None else w @ self.encoder.edge_rows()
 
     def split(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
         """Cut flat parameter rows into the main network's tensors (views, no copy).
@@ -527,14 +576,14 @@ ACTION_WEIGHT = 1.0
 BOLD_WEIGHT = 1.0
 
 
-def loss_fn(
+def loss_sums(
     action_logits: torch.Tensor,
     bold: torch.Tensor,
     action_target: torch.Tensor,
     bold_target: torch.Tensor,
     action_mask: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """BCE on the actions plus MSE on BOLD, weights 1 and 1 (the paper's loss).
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The loss's two sums and their counts: the one definition of the masked loss.
 
     Parameters
     ----------
@@ -546,15 +595,15 @@ def loss_fn(
     bold_target : torch.Tensor, shape (B, T, R)
     action_mask : torch.Tensor of bool, shape (B, T), optional
         False at steps whose action target is unknown (e.g. the key of an error trial); those
-        steps do not contribute. The action loss is the mean over the remaining steps and
-        buttons (0 when no step remains).
+        steps do not contribute.
 
     Returns
     -------
-    total : torch.Tensor, scalar
-        ``ACTION_WEIGHT * action + BOLD_WEIGHT * bold``.
-    parts : dict of str to torch.Tensor
-        ``"action"`` and ``"bold"``, detached scalars.
+    action_sum, bold_sum : torch.Tensor, scalars
+        Summed BCE over the unmasked action targets; summed squared BOLD error.
+    n_action, n_bold : torch.Tensor, scalars
+        How many terms each sum holds. :func:`loss_fn` divides by them; a data-parallel rank
+        divides by their sum over ranks (:mod:`dtb.distributed`).
     """
     if action_target.shape != action_logits.shape:
         raise ValueError(
@@ -566,21 +615,47 @@ def loss_fn(
             f"bold_target must have the shape of bold {tuple(bold.shape)}; "
             f"got {tuple(bold_target.shape)}"
         )
-    target = action_target.to(action_logits.dtype)
     if action_mask is None:
-        action = F.binary_cross_entropy_with_logits(action_logits, target)
-    else:
-        if action_mask.shape != action_logits.shape[:-1]:
-            raise ValueError(
-                f"action_mask must have shape (B, T) = {tuple(action_logits.shape[:-1])}; "
-                f"got {tuple(action_mask.shape)}"
-            )
-        keep = action_mask.to(torch.bool).unsqueeze(-1).expand_as(action_logits)
-        # Zero the unknown targets first: a NaN there would otherwise leak into the gradient.
-        target = torch.where(keep, target, 0.0)
-        bce = F.binary_cross_entropy_with_logits(action_logits, target, reduction="none")
-        action = torch.where(keep, bce, 0.0).sum() / keep.sum().clamp_min(1)
-    bold_loss = F.mse_loss(bold, bold_target.to(bold.dtype))
+        action_mask = torch.ones(action_logits.shape[:-1], dtype=torch.bool, device=bold.device)
+    if action_mask.shape != action_logits.shape[:-1]:
+        raise ValueError(
+            f"action_mask must have shape (B, T) = {tuple(action_logits.shape[:-1])}; "
+            f"got {tuple(action_mask.shape)}"
+        )
+    keep = action_mask.to(torch.bool).unsqueeze(-1).expand_as(action_logits)
+    # Zero the unknown targets first: a NaN there would otherwise leak into the gradient.
+    target = torch.where(keep, action_target.to(action_logits.dtype), 0.0)
+    bce = F.binary_cross_entropy_with_logits(action_logits, target, reduction="none")
+    action_sum = torch.where(keep, bce, 0.0).sum()
+    bold_sum = ((bold - bold_target.to(bold.dtype)) ** 2).sum()
+    n_bold = torch.tensor(float(bold.numel()), device=bold.device)
+    return action_sum, bold_sum, keep.sum(), n_bold
+
+
+def loss_fn(
+    action_logits: torch.Tensor,
+    bold: torch.Tensor,
+    action_target: torch.Tensor,
+    bold_target: torch.Tensor,
+    action_mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """BCE on the actions plus MSE on BOLD, weights 1 and 1 (the paper's loss).
+
+    Parameters are those of :func:`loss_sums`. The action loss is the mean over the unmasked
+    steps and buttons (0 when none remains); the BOLD loss the mean squared error.
+
+    Returns
+    -------
+    total : torch.Tensor, scalar
+        ``ACTION_WEIGHT * action + BOLD_WEIGHT * bold``.
+    parts : dict of str to torch.Tensor
+        ``"action"`` and ``"bold"``, detached scalars.
+    """
+    a_sum, b_sum, n_action, n_bold = loss_sums(
+        action_logits, bold, action_target, bold_target, action_mask
+    )
+    action = a_sum / n_action.clamp_min(1)
+    bold_loss = b_sum / n_bold
     total = ACTION_WEIGHT * action + BOLD_WEIGHT * bold_loss
     return total, {"action": action.detach(), "bold": bold_loss.detach()}
 

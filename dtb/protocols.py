@@ -88,3 +88,33 @@ def fc_source(control: str, n: int, shift: int) -> np.ndarray:
 def standard_shifts(n: int) -> tuple[int, ...]:
     """The cyclic shifts of the FC-shuffle control: 1, n/3 and n/2 (rounded down)."""
     return tuple(dict.fromkeys(s for s in (1, n // 3, n // 2) if s % n))
+
+
+def training_split(
+    protocol: str,
+    n: int,
+    *,
+    fold: int,
+    n_folds: int,
+    seed: int,
+    val_fraction: float,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The participants a run trains on, and those held out whole for early stopping.
+
+    Under ``zero-shot`` a fraction ``val_fraction`` of the training participants (drawn with
+    ``seed`` and ``fold``) is held out whole for validation; everything fitted on data (the FC
+    normalisation, the FC encoder, the weights) sees only the rest. Under ``paper`` every
+    participant trains and validation uses each one's last window (``val_rows`` is None).
+
+    Returns
+    -------
+    train_rows : ndarray of int, shape (n_fit,)
+    val_rows : ndarray of int or None
+    """
+    rows = training_participants(protocol, n, fold=fold, n_folds=n_folds, seed=seed)
+    if protocol != "zero-shot" or val_fraction <= 0:
+        return rows, None
+    rng = np.random.default_rng([seed, fold, 2])
+    n_val = max(1, int(round(val_fraction * len(rows))))
+    val_rows = np.sort(rng.choice(rows, size=n_val, replace=False))
+    return np.setdiff1d(rows, val_rows), val_rows

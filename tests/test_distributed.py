@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from dtb.distributed import Context, shard
-from dtb.train import load_checkpoint
+from dtb.network import load_checkpoint
 
 
 def test_shard_deals_whole_groups_round_robin():
@@ -40,6 +40,7 @@ def test_two_gloo_processes_follow_the_one_process_loss_curve(synth_root, tmp_pa
 
     cache = prepare(synth_root, tmp_path / "cache", progress=False)
     common = [str(cache), "--profile", "quick", "--max-steps", "6", "--quiet", "--device", "cpu"]
+    common += ["--fc-components", "2"]
     _train([*common, "--out", str(tmp_path / "one")])
     _train([*common, "--out", str(tmp_path / "two")], torchrun=True)
     one = pd.read_csv(tmp_path / "one" / "log.tsv", sep="\t")

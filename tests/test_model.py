@@ -93,6 +93,11 @@ def test_profiles_and_overrides():
     assert (quick.n_fc, quick.hyper_hidden, quick.n_hidden) == (1234, 64, 64)
     assert n_main_params(quick) == 64 * 9 + 64 + 64 * 64 + 64 + 23 * 64 + 23
     assert ModelConfig.profile("paper") == ModelConfig()
+    assert ModelConfig().fc_encoder == "dense"  # the paper's design, exactly
+    assert ModelConfig.profile("twin").fc_encoder == "pca"
+    assert ModelConfig.profile("twin").n_hidden == 400
+    with pytest.raises(ValueError, match="fc_encoder"):
+        ModelConfig(fc_encoder="sparse")
     with pytest.raises(ValueError, match="unknown model profile"):
         ModelConfig.profile("huge")
     with pytest.raises(ValueError, match="dropout"):
@@ -384,8 +389,11 @@ def test_main_network_rejects_mismatched_weights():
 
 def test_quick_profile_is_small():
     cfg = ModelConfig.profile("quick")
+    assert cfg.fc_encoder == "pca" and cfg.n_encoded == cfg.fc_components
     n_params = (
-        cfg.n_fc * cfg.hyper_hidden + cfg.hyper_hidden**2 + cfg.hyper_hidden * n_main_params(cfg)
+        cfg.n_encoded * cfg.hyper_hidden
+        + cfg.hyper_hidden**2
+        + cfg.hyper_hidden * n_main_params(cfg)
     )
-    assert n_params < 7e6  # about 1/8 of the paper's 53.7 M
+    assert n_params < 5e5  # the paper's is 53.7 M
     assert math.isclose(n_main_params(cfg) / n_main_params(ModelConfig()), 6_295 / 173_623)

@@ -7,7 +7,8 @@ from dtb.cli import main
 from dtb.data.prepare import prepare
 from dtb.train import TrainConfig, TrainingDiverged, load_checkpoint, train
 
-FAST = dict(max_epochs=2, checkpoint_every=1)
+# 6 participants: the pca encoder keeps 2 components (a fold of 3 can fit them)
+FAST = dict(max_epochs=2, checkpoint_every=1, fc_components=2, participants_per_batch=6)
 
 
 @pytest.fixture(scope="module")
@@ -61,17 +62,20 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(cache, tmp_path
 
 
 def test_checkpoint_from_another_config_or_cohort_is_refused(cache, synth_copy, tmp_path, capsys):
-    cfg = TrainConfig.for_profile("quick", max_epochs=1)
+    cfg = TrainConfig.for_profile("quick", max_epochs=1, fc_components=2)
     run = train(cache, tmp_path / "r", cfg, device="cpu", progress=False, max_steps=1)
-    with pytest.raises(ValueError, match=r"another train config \(lr: 0.001 -> 0.002\)"):
+    with pytest.raises(ValueError, match=r"another train config \(lr: 0.002 -> 0.005"):
         train(
             cache,
             run,
-            TrainConfig.for_profile("quick", max_epochs=1, lr=2e-3),
+            TrainConfig.for_profile("quick", max_epochs=1, lr=5e-3, fc_components=2),
             device="cpu",
             progress=False,
             resume=True,
         )
+    dense = TrainConfig.for_profile("quick", fc_encoder="dense", max_epochs=1, fc_components=2)
+    with pytest.raises(ValueError, match=r"fc_encoder: 'pca' -> 'dense'"):
+        train(cache, run, dense, device="cpu", progress=False, resume=True)
     with pytest.raises(ValueError, match="already holds a run"):
         train(cache, run, cfg, device="cpu", progress=False)
     other = prepare(synth_copy, tmp_path / "c2", progress=False, force=True)
@@ -83,7 +87,8 @@ def test_checkpoint_from_another_config_or_cohort_is_refused(cache, synth_copy, 
     changed = prepare(synth_copy, tmp_path / "c3", progress=False)
     with pytest.raises(ValueError, match="trained on cohort"):
         train(changed, run, cfg, device="cpu", progress=False, resume=True)
-    assert main(["train", str(changed), "--out", str(run), "--resume", "--quiet"]) == 1
+    argv = ["train", str(changed), "--out", str(run), "--resume", "--fc-components", "2"]
+    assert main([*argv, "--quiet"]) == 1
     assert "trained on cohort" in capsys.readouterr().err
 
 
@@ -115,7 +120,13 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(cache, tmp_path, monk
 )
 def test_protocols_and_controls_train_and_are_recorded(cache, tmp_path, protocol, control):
     cfg = TrainConfig.for_profile(
-        "quick", protocol=protocol, control=control, n_folds=3, shuffle_shift=2, max_epochs=1
+        "quick",
+        protocol=protocol,
+        control=control,
+        n_folds=3,
+        shuffle_shift=2,
+        max_epochs=1,
+        fc_components=2,
     )
     run = train(cache, tmp_path / "r", cfg, device="cpu", progress=False)
     blob = load_checkpoint(run / "checkpoint.pt")
@@ -130,3 +141,42 @@ def test_bad_config_and_missing_cuda(cache, tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             train(cache, tmp_path / "x", TrainConfig(), device="cuda", progress=False)
+
+
+def test_zero_shot_fits_the_fc_encoder_on_its_training_participants_only(cache, tmp_path):
+    from sklearn.decomposition import PCA
+
+    from dtb.data.prepare import load_prepared
+    from dtb.evaluate import evaluate
+    from dtb.protocols import held_out_participants, training_split
+
+    cfg = TrainConfig.for_profile(
+        "quick", protocol="zero-shot", n_folds=3, max_epochs=1, fc_components=2
+    )
+    run = train(cache, tmp_path / "zs", cfg, device="cpu", progress=False)
+    blob = load_checkpoint(run / "checkpoint.pt")
+    cohort = load_prepared(cache)
+    n = len(cohort.participants)
+    held = held_out_participants(n, fold=0, n_folds=3, seed=0)
+    _, val = training_split("zero-shot", n, fold=0, n_folds=3, seed=0, val_fraction=0.2)
+    fitted = blob["fitted_on"]
+    assert not set(fitted) & {cohort.participants[i] for i in (*held, *val)}
+    assert len(fitted) == n - len(held) - len(val) == 3
+    # the components are scikit-learn's PCA of exactly those participants' normalised FC
+    x = cohort["fc"][[cohort.participants.index(p) for p in fitted]].astype(np.float64)
+    z = (x - x.mean(0)) / np.maximum(x.std(0, ddof=1), 1e-6)
+    ref = PCA(n_components=2).fit(z).components_
+    got = blob["model"]["core.hyper.encoder.components"].double().numpy()
+    np.testing.assert_allclose(np.abs(np.sum(ref * got, axis=1)), 1.0, atol=1e-4)
+    # a checkpoint whose fit set was changed is refused by name
+    blob["fitted_on"] = [cohort.participants[i] for i in held] + fitted[1:]
+    torch.save(blob, run / "best.pt")
+    with pytest.raises(ValueError, match=r"best.pt: the FC normalisation and encoder were fitted"):
+        evaluate([run], tmp_path / "ev", device="cpu", progress=False)
+
+
+def test_a_fold_too_small_for_the_components_is_refused_by_name(cache, tmp_path):
+    cfg = TrainConfig.for_profile("quick", protocol="zero-shot", n_folds=3, fold=1, max_epochs=1)
+    with pytest.raises(ValueError, match=r"zero-shot run, fold 1: 3 training participants are too"):
+        train(cache, tmp_path / "small", cfg, device="cpu", progress=False)
+    assert not (tmp_path / "small").exists()

@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 import torch
 
+from dtb.config import TrainConfig
 from dtb.data.encoding import TRIAL_FIELDS
 from dtb.data.events import NO_PRESS, UNKNOWN_KEY
 from dtb.model import ModelConfig
+from dtb.network import Network, build_network
 from dtb.responses import concordance, model_responses
-from dtb.train import Network, TrainConfig, build_network
 from dtb.twin import DigitalTwin
 
 
