@@ -14,6 +14,8 @@ the correlation of mean BOLD per participant x region x task.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from pathlib import Path
 
@@ -26,11 +28,11 @@ from dtb.baselines import pearson_with_ci
 from dtb.data.events import CHANCE
 from dtb.data.prepare import PreparedCohort, load_prepared
 from dtb.fileio import json_default, nan_to_none, write_json, write_text
-from dtb.layout import TR, UPSAMPLE
+from dtb.layout import TASK_NAMES, TR, UPSAMPLE
+from dtb.network import load_checkpoint, open_run
 from dtb.protocols import fc_source, held_out_participants
 from dtb.provenance import code_version
 from dtb.responses import concordance, model_responses, observed_rt, trials_in_part
-from dtb.train import TASK_NAMES, load_checkpoint, network_from_checkpoint
 from dtb.twin import DigitalTwin
 
 
@@ -77,11 +79,7 @@ def predict_behaviour(
     blob = load_checkpoint(run_dir / checkpoint, map_location=device)
     if cohort is None:
         cohort = load_prepared(json.loads((run_dir / "run.json").read_text())["cache"])
-    if blob["data_key"] != cohort.key:
-        raise ValueError(
-            f"{run_dir}: trained on cohort {blob['data_key'][:16]}, not on {cohort.key[:16]}"
-        )
-    network, tc, _ = network_from_checkpoint(blob, device)
+    network, tc, _ = open_run(blob, cohort, run_dir / checkpoint, device)
     n = len(cohort.participants)
     src = fc_source(tc.control, n, tc.shuffle_shift)
     cfg = cohort.meta["config"]
@@ -270,6 +268,23 @@ def save_bold_timecourses(path: Path, bold: dict, test_start_volume: int) -> Non
         )
 
 
+def ridge_beside(cache: Path | str, *, n_folds: int, seed: int) -> dict:
+    """The ridge peer (:mod:`dtb.ridge`) on the zero-shot folds of ``n_folds`` and ``seed``.
+
+    Computed once per cohort file, folds and seed in a process (the suite asks for it for every
+    zero-shot entry).
+    """
+    return copy.deepcopy(_ridge_cached(str(Path(cache).resolve()), n_folds, seed))
+
+
+@functools.lru_cache(maxsize=8)
+def _ridge_cached(cache: str, n_folds: int, seed: int) -> dict:
+    from dtb.ridge import RidgeConfig, ridge_peer
+
+    peer = ridge_peer(load_prepared(cache), RidgeConfig(n_folds=n_folds, seed=seed))
+    return {"method": "ridge", "config": peer["config"], "targets": peer["targets"]}
+
+
 def evaluate(
     run_dirs: list[Path | str],
     out: Path | str,
@@ -297,12 +312,20 @@ def evaluate(
             f"participant {table.loc[dup, 'participant'].iloc[0]} is predicted by more than one "
             "run: evaluate the folds of one zero-shot protocol, or one run"
         )
+    records = [run_record(r) for r in run_dirs]
     metrics = {
-        "schema_version": "1.0",
+        "schema_version": "1.1",
         "code_version": code_version(),
-        "runs": [run_record(r) for r in run_dirs],
+        "runs": records,
         "behaviour": summarise_behaviour(table),
     }
+    first = records[0]["train_config"]
+    if all(r["train_config"]["protocol"] == "zero-shot" for r in records):
+        metrics["peer"] = ridge_beside(
+            json.loads((Path(run_dirs[0]) / "run.json").read_text())["cache"],
+            n_folds=first["n_folds"],
+            seed=first["seed"],
+        )
     if bold and collected:
         cache = load_prepared(json.loads((Path(run_dirs[0]) / "run.json").read_text())["cache"])
         test_start = cache.meta["config"]["n_train"] // UPSAMPLE

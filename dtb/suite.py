@@ -1,54 +1,94 @@
 """The protocols and controls side by side: train and evaluate each, one table.
 
 One entry per row of the comparison: the paper's protocol, zero-shot (k folds), the FC-shuffle
-control under both protocols, and the direct-input ablation. Each entry's runs live in
+control under both protocols and the direct-input ablation, for the profile's design; both
+protocols for the other design (the paper's dense FC encoder beside the recommended ``pca``
+one); and the ridge peer, zero-shot on the same folds. Each entry's runs live in
 ``OUT/<entry>/`` (one run, or one per fold) and its evaluation in ``OUT/<entry>/eval``; a run that
 finished with the same config and cohort is reused, not retrained.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from dtb.config import TrainConfig
+from dtb.encoders import ENCODERS
 from dtb.evaluate import evaluate
 from dtb.fileio import write_json, write_text
+from dtb.layout import TASK_NAMES
+from dtb.parallel import train_runs
 from dtb.protocols import standard_shifts
-from dtb.train import TrainConfig, train
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One protocol/control combination."""
+    """One design/protocol/control combination.
+
+    ``encoder`` is the FC encoder (:mod:`dtb.encoders`); None means the profile's own.
+    """
 
     name: str
     protocol: str
     control: str = "none"
     shift: int = 0
+    encoder: str | None = None
 
 
 def suite_entries(n: int, profile: str) -> list[Entry]:
-    """The comparison for a cohort of ``n``: every shift (1, n/3, n/2) for ``paper`` profiles,
-    only n/2 for ``quick`` (to keep the CPU run in minutes)."""
-    shifts = standard_shifts(n) if profile == "paper" else (n // 2,)
+    """The comparison for a cohort of ``n``.
+
+    The profile's design under both protocols with its controls (every shift 1, n/3, n/2 for
+    the paper-size profiles, only n/2 for ``quick``, to keep the CPU run in minutes), then the
+    other design under both protocols: the paper's dense encoder beside the recommended ``pca``
+    one, whichever the profile trains.
+    """
+    shifts = standard_shifts(n) if profile != "quick" else (n // 2,)
+    own = TrainConfig.for_profile(profile).fc_encoder
+    other = next(e for e in ENCODERS if e != own)
     entries = [Entry("paper", "paper"), Entry("zero-shot", "zero-shot")]
     for s in shifts:
         entries.append(Entry(f"zero-shot-shuffle-{s}", "zero-shot", "shuffle", s))
     entries.append(Entry(f"paper-shuffle-{shifts[-1]}", "paper", "shuffle", shifts[-1]))
     entries.append(Entry("zero-shot-direct-input", "zero-shot", "direct-input"))
     entries.append(Entry("paper-direct-input", "paper", "direct-input"))
+    entries.append(Entry(f"{other}-paper", "paper", encoder=other))
+    entries.append(Entry(f"{other}-zero-shot", "zero-shot", encoder=other))
     return entries
 
 
-def _finished(run: Path) -> bool:
-    rec = run / "run.json"
-    return rec.is_file() and json.loads(rec.read_text()).get("stopped") in (
-        "early-stopping",
-        "max-epochs",
-    )
+def entry_runs(
+    e: Entry,
+    out: Path,
+    *,
+    profile: str,
+    n_folds: int,
+    seed: int,
+    train_overrides: dict | None = None,
+) -> list[tuple[Path, TrainConfig]]:
+    """The run folders of an entry (one, or one per zero-shot fold) and their configs."""
+    design = {"fc_encoder": e.encoder} if e.encoder else {}
+    folds = range(n_folds) if e.protocol == "zero-shot" else [0]
+    return [
+        (
+            out / e.name / (f"fold-{f}" if e.protocol == "zero-shot" else "run"),
+            TrainConfig.for_profile(
+                profile,
+                **design,
+                protocol=e.protocol,
+                control=e.control,
+                shuffle_shift=e.shift or 1,
+                fold=f,
+                n_folds=n_folds,
+                seed=seed,
+                **(train_overrides or {}),
+            ),
+        )
+        for f in folds
+    ]
 
 
 def run_suite(
@@ -61,51 +101,50 @@ def run_suite(
     device: str = "auto",
     entries: list[Entry] | None = None,
     train_overrides: dict | None = None,
+    jobs: int = 1,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Train and evaluate every entry; write ``OUT/suite.tsv`` and ``OUT/suite.json``.
 
+    Finished runs are reused, interrupted ones resumed; ``jobs`` runs train at once on a CPU
+    (:func:`dtb.parallel.train_runs`).
+
     Returns
     -------
     table : pandas.DataFrame
-        One row per entry and task: ``entry, protocol, control, shift, task, r, ci_low,
-        ci_high, n, rt_mae_s, concordance``.
+        One row per entry and task: ``entry, design, protocol, control, shift, task, r,
+        ci_low, ci_high, n, rt_mae_s, concordance``. The last rows, entry ``ridge``, are the
+        field's standard peer (:mod:`dtb.ridge`): zero-shot ridge regression from the same FC
+        on the same folds (no concordance: it predicts RT only).
     """
     from dtb.data.prepare import read_meta
 
     cache, out = Path(cache), Path(out)
     n = len(read_meta(cache)["participants"])
+    entries = entries or suite_entries(n, profile)
+    plans = {
+        e.name: entry_runs(
+            e, out, profile=profile, n_folds=n_folds, seed=seed, train_overrides=train_overrides
+        )
+        for e in entries
+    }
+    train_runs(
+        cache,
+        [r for plan in plans.values() for r in plan],
+        device=device,
+        jobs=jobs,
+        progress=progress,
+    )
     rows = []
-    for e in entries or suite_entries(n, profile):
-        folds = range(n_folds) if e.protocol == "zero-shot" else [0]
-        runs = []
-        for f in folds:
-            run = out / e.name / (f"fold-{f}" if e.protocol == "zero-shot" else "run")
-            cfg = TrainConfig.for_profile(
-                profile,
-                protocol=e.protocol,
-                control=e.control,
-                shuffle_shift=e.shift or 1,
-                fold=f,
-                n_folds=n_folds,
-                seed=seed,
-                **(train_overrides or {}),
-            )
-            if not _finished(run):
-                train(
-                    cache,
-                    run,
-                    cfg,
-                    device=device,
-                    resume=(run / "checkpoint.pt").exists(),
-                    progress=progress,
-                )
-            runs.append(run)
+    for e in entries:
+        runs = [run for run, _ in plans[e.name]]
+        cfg = plans[e.name][0][1]
         metrics = evaluate(runs, out / e.name / "eval", device="cpu", progress=progress)
         for task, m in metrics["behaviour"].items():
             rows.append(
                 {
                     "entry": e.name,
+                    "design": cfg.fc_encoder,
                     "protocol": e.protocol,
                     "control": e.control,
                     "shift": e.shift,
@@ -118,6 +157,7 @@ def run_suite(
                     "concordance": m["concordance_mean"],
                 }
             )
+    rows.extend(_ridge_rows(cache, n_folds, seed))
     table = pd.DataFrame(rows)
     write_text(out / "suite.tsv", table.to_csv(sep="\t", index=False))
     write_json(
@@ -131,3 +171,30 @@ def run_suite(
         },
     )
     return table
+
+
+def _ridge_rows(cache: Path, n_folds: int, seed: int) -> list[dict]:
+    """The ridge peer's zero-shot RT rows, in the suite's columns."""
+    from dtb.evaluate import ridge_beside
+
+    peer = ridge_beside(cache, n_folds=n_folds, seed=seed)
+    rows = []
+    for task in TASK_NAMES:
+        m = peer["targets"][f"rt_{task}"]
+        rows.append(
+            {
+                "entry": "ridge",
+                "design": "ridge",
+                "protocol": "zero-shot",
+                "control": "none",
+                "shift": 0,
+                "task": task,
+                "r": m["r"],
+                "ci_low": m["ci_low"],
+                "ci_high": m["ci_high"],
+                "n": m["n"],
+                "rt_mae_s": m["mae"],
+                "concordance": None,
+            }
+        )
+    return rows

@@ -10,6 +10,9 @@ def test_suite_entries_cover_every_protocol_and_control():
     assert {"zero-shot-shuffle-1", "zero-shot-shuffle-76", "zero-shot-shuffle-114"} <= set(names)
     assert {"zero-shot-direct-input", "paper-direct-input", "paper-shuffle-114"} <= set(names)
     assert [e.shift for e in suite_entries(40, "quick") if e.control == "shuffle"] == [20, 20]
+    # both designs: the paper's dense encoder beside the recommended pca one
+    assert {"dense-paper", "dense-zero-shot"} <= {e.name for e in suite_entries(40, "quick")}
+    assert {"pca-paper", "pca-zero-shot"} <= set(names)
 
 
 def test_suite_trains_evaluates_and_reuses_finished_runs(synth_root, tmp_path):
@@ -21,13 +24,16 @@ def test_suite_trains_evaluates_and_reuses_finished_runs(synth_root, tmp_path):
         entries=entries,
         n_folds=2,
         device="cpu",
-        train_overrides={"max_epochs": 1},
+        train_overrides={"max_epochs": 1, "fc_components": 1},
         progress=False,
     )
-    assert set(table["entry"]) == {"paper", "zero-shot-shuffle-3"}
+    assert set(table["entry"]) == {"paper", "zero-shot-shuffle-3", "ridge"}
     assert set(table["task"]) == {"faces", "stroop"}
     on_disk = pd.read_csv(tmp_path / "suite" / "suite.tsv", sep="\t")
-    assert len(on_disk) == 4
+    assert len(on_disk) == 6
+    ridge = on_disk[on_disk["entry"] == "ridge"]
+    assert set(ridge["protocol"]) == {"zero-shot"} and ridge["concordance"].isna().all()
+    assert set(on_disk.loc[on_disk["entry"] == "paper", "design"]) == {"pca"}
     ckpt = tmp_path / "suite" / "paper" / "run" / "checkpoint.pt"
     mtime = ckpt.stat().st_mtime_ns
     run_suite(
@@ -35,7 +41,7 @@ def test_suite_trains_evaluates_and_reuses_finished_runs(synth_root, tmp_path):
         tmp_path / "suite",
         entries=entries[:1],
         device="cpu",
-        train_overrides={"max_epochs": 1},
+        train_overrides={"max_epochs": 1, "fc_components": 1},
         progress=False,
     )
     assert ckpt.stat().st_mtime_ns == mtime  # finished run reused, not retrained

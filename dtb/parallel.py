@@ -1,0 +1,106 @@
+"""Independent training runs side by side, one CPU thread each.
+
+At the quick sizes a training step is a chain of small products whose cost is set by per-step
+overhead, not arithmetic: two threads on one run are barely faster than one. Zero-shot folds,
+controls and seeds are independent runs, so on a CPU they are trained ``jobs`` at a time, each
+process limited to ``cores // jobs`` threads (no oversubscription). Runs keep their own seeds, so
+the weights are those of a one-at-a-time training. On CUDA runs are trained one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from dtb.config import TrainConfig
+
+
+def finished(run: Path) -> bool:
+    """Whether a run folder holds a run that ended (early stopping or the epoch limit)."""
+    rec = run / "run.json"
+    return rec.is_file() and json.loads(rec.read_text()).get("stopped") in (
+        "early-stopping",
+        "max-epochs",
+    )
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_one(cache: str, run: str, cfg: TrainConfig, device: str, progress: bool) -> str:
+    from dtb.train import train
+
+    out = Path(run)
+    resume = (out / "checkpoint.pt").exists()
+    train(cache, out, cfg, device=device, resume=resume, progress=progress)
+    return run
+
+
+def map_jobs(
+    fn, calls: list[dict], *, jobs: int = 1, progress: bool = True, desc: str = ""
+) -> list:
+    """``[fn(**kw) for kw in calls]``, ``jobs`` at a time in fresh processes.
+
+    ``fn`` must be a module-level function (it is sent to the workers by name). Each worker
+    uses ``os.cpu_count() // jobs`` threads (at least 1). With ``jobs = 1`` the calls run here,
+    in order. An error in any call is raised here.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if jobs == 1 or len(calls) <= 1:
+        return [fn(**kw) for kw in calls]
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    ctx = get_context("spawn")  # a fresh interpreter: no inherited thread pools or locks
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,))
+    results: list = [None] * len(calls)
+    with pool:
+        futures = {pool.submit(fn, **kw): k for k, kw in enumerate(calls)}
+        bar = tqdm(
+            total=len(futures), desc=f"{desc} ({jobs} at a time)", unit="job", disable=not progress
+        )
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            bar.update(1)
+        bar.close()
+    return results
+
+
+def train_runs(
+    cache: Path | str,
+    runs: list[tuple[Path, TrainConfig]],
+    *,
+    device: str = "cpu",
+    jobs: int = 1,
+    progress: bool = True,
+) -> None:
+    """Train every run not finished yet (an interrupted one is resumed).
+
+    Parameters
+    ----------
+    cache : path-like
+        Prepared cohort.
+    runs : list of (run folder, TrainConfig)
+    device : {"auto", "cpu", "cuda"}
+    jobs : int
+        Runs trained at once on a CPU (:func:`map_jobs`); on CUDA one at a time.
+    """
+    from dtb.network import resolve_device
+
+    todo = [(Path(r), c) for r, c in runs if not finished(Path(r))]
+    if resolve_device(device).type == "cuda":
+        jobs = 1
+    calls = [
+        {"cache": str(cache), "run": str(r), "cfg": c, "device": device, "progress": progress}
+        for r, c in todo
+    ]
+    if jobs > 1:
+        calls = [{**kw, "progress": False} for kw in calls]
+    map_jobs(_train_one, calls, jobs=jobs, progress=progress, desc="training")
