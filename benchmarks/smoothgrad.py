@@ -1,4 +1,4 @@
-"""Time and memory of SmoothGrad (``dtb.targets.smoothgrad``) at the paper's sizes.
+"""Time and memory of SmoothGrad (``dtb.smoothgrad.smoothgrad``) at the paper's sizes.
 
 The paper's connectome-target analysis takes 100 noisy copies of each of 228 participants' FC
 (93,961 edges) through the hypernetwork (93,961 -> 200 -> 200 -> 173,623) and back. The copies are
@@ -26,9 +26,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_step import PeakMemory  # noqa: E402
 
+from dtb.config import TrainConfig  # noqa: E402
 from dtb.model import ModelConfig  # noqa: E402
-from dtb.targets import smoothgrad  # noqa: E402
-from dtb.train import TrainConfig, build_network  # noqa: E402
+from dtb.network import build_network  # noqa: E402
+from dtb.smoothgrad import smoothgrad  # noqa: E402
 
 
 def current_rss() -> int:

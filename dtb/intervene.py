@@ -1,28 +1,32 @@
 """``dtb intervene``: virtual interventions on the twins (paper, section "virtual intervention").
 
-1. Indicators from the twins' own outputs on the whole runs: processing speed = the twin's mean
-   RT (mean of the Faces and Stroop means, s); affect = the t of the twin's right-amygdala
-   (``AMY_R``) BOLD for face > shape (first-level GLM of :mod:`dtb.glm`).
-2. Direction: the generated main-network weights ``W`` (participants x P) and the indicator
-   ``s`` are standardised; ``v = -W^T s / |W^T s|``, the first PLS weight vector (checked against
-   scikit-learn's ``PLSRegression``) with its sign chosen so that ``+v`` lowers the indicator;
-   latent ``z = W v``.
-3. Weight-space treatment (the paper): ``W' = W + alpha SD(z) v`` in standardised units, mapped
-   back to raw weights; each twin re-simulated at every dose. Effect size per participant =
-   ``(pre - post) / SD(pre)``; accuracy and the other indicator are kept beside it.
-4. Connectome targets: SmoothGrad of ``z`` with respect to the FC (:mod:`dtb.targets`).
-5. FC-space treatment: the target edges of each participant's FC strengthened or weakened by
-   ``fc_edit`` (correlation units), the twin regenerated from the edited FC and re-simulated. On
-   the synthetic cohort the planted edge set is edited the same way, in the direction the truth
-   says lowers the indicator, and the edge scores are scored against it.
-6. Clinical check: the latent against phenotype measures, BH-FDR (:mod:`dtb.clinical`).
+Steps, each a function with a typed result, run in order by :func:`intervene`:
+
+1. :func:`load_twins`: the run's network and the twins of participants with both tasks.
+2. :func:`indicator_direction`: the indicator from the twins' own outputs on the whole runs
+   (processing speed = mean of the Faces and Stroop mean RT, s; affect = the t of the twin's
+   right-amygdala BOLD for face > shape, :mod:`dtb.glm`) and its PLS direction
+   (:mod:`dtb.pls`).
+3. :func:`weight_treatment`: ``W' = W + alpha SD(z) v`` over a dose grid, each twin
+   re-simulated; effect size per participant ``(pre - post) / SD(pre)``, beside a random
+   direction of the same norm (the null).
+4. :func:`connectome_targets`: SmoothGrad of the latent over the FC (:mod:`dtb.smoothgrad`),
+   targets beyond ``threshold`` SD.
+5. :func:`fc_treatment`: the target edges of each FC strengthened or weakened, the twin
+   regenerated and re-simulated, beside random edges edited the same way (the null) and, on a
+   synthetic cohort, the planted edges edited in the direction the truth says lowers the
+   indicator.
+6. :func:`truth_recovery` (synthetic cohorts): the twin's edge map, the ridge peer's
+   coefficient map (:mod:`dtb.ridge`, the reference) and the span ceiling scored against the
+   planted edges.
+7. Clinical check: the latent against phenotype measures, BH-FDR (:mod:`dtb.clinical`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,10 +45,10 @@ from dtb.fileio import (
     write_json,
     write_text,
 )
-from dtb.layout import TR
+from dtb.layout import TASK_NAMES, TR
+from dtb.pls import Direction, pls_direction
 from dtb.provenance import code_version, config_dict
 from dtb.responses import model_responses
-from dtb.train import TASK_NAMES, load_checkpoint, network_from_checkpoint
 from dtb.twin import DigitalTwin
 
 INDICATORS = ("speed", "affect")
@@ -87,10 +91,17 @@ class InterveneConfig:
         FC-space treatment: change of each target edge's correlation.
     n_top : int
         Rows of the top-edge table.
+    null_draws : int
+        Draws of random edges edited like the targets (same count, signs and amount): the null
+        the targets' FC edit is measured against. The weight-space treatment is measured
+        against a random direction of the same norm.
+    targets_only : bool
+        Stop after the connectome targets and their recovery of a planted truth: no doses,
+        FC edits or clinical check (what a seed-agreement study needs).
     checkpoint : str
         ``best.pt`` or ``checkpoint.pt`` of the run.
     seed : int
-        Seed of the SmoothGrad noise.
+        Seed of the SmoothGrad noise and of the nulls.
     """
 
     indicator: str = "speed"
@@ -102,6 +113,8 @@ class InterveneConfig:
     threshold: float = 2.5
     fc_edit: float = 0.1
     n_top: int = 30
+    null_draws: int = 3
+    targets_only: bool = False
     checkpoint: str = "best.pt"
     seed: int = 0
 
@@ -128,6 +141,8 @@ class InterveneConfig:
             raise ValueError(f"noise must be in [0, 1] (fraction of the FC's SD), got {self.noise}")
         if not self.threshold > 0:
             raise ValueError(f"threshold must be > 0 SD, got {self.threshold}")
+        if self.null_draws < 0:
+            raise ValueError(f"null_draws must be >= 0, got {self.null_draws}")
         if not 0 < self.fc_edit < 1:
             raise ValueError(f"fc_edit must be in (0, 1) correlation units, got {self.fc_edit}")
 
@@ -142,7 +157,7 @@ def generated_weights(network, fc: np.ndarray, chunk: int = 32) -> torch.Tensor:
 
     Parameters
     ----------
-    network : dtb.train.Network
+    network : dtb.network.Network
     fc : ndarray, shape (S, n_fc)
         Raw Fisher-z FC vectors.
 
@@ -235,7 +250,7 @@ def twin_measures(
 
     Parameters
     ----------
-    network : dtb.train.Network
+    network : dtb.network.Network
     cohort : PreparedCohort
     rows : ndarray of int, shape (S,)
         Participants (rows of the cohort) whose task inputs and trials are used.
@@ -269,89 +284,6 @@ def twin_measures(
 # the direction
 
 
-@dataclass
-class Direction:
-    """A PLS direction in the standardised weight space.
-
-    Attributes
-    ----------
-    v : ndarray, shape (P,)
-        Unit vector; ``+v`` lowers the indicator.
-    mean, sd : ndarray, shape (P,)
-        Standardisation of the weights (``sd`` 1 where a weight does not vary).
-    z : ndarray, shape (S,)
-        Latent of each participant.
-    r : float
-        Pearson r of ``z`` with the indicator (negative by construction of the sign).
-    """
-
-    v: np.ndarray
-    mean: np.ndarray
-    sd: np.ndarray
-    z: np.ndarray
-    r: float
-
-    @property
-    def sd_z(self) -> float:
-        """SD of the latent over participants (the dose unit)."""
-        return float(np.std(self.z, ddof=1))
-
-    def latent(self, weights: np.ndarray | torch.Tensor) -> np.ndarray:
-        """``z`` of raw weights (shape (S, P) -> (S,))."""
-        w = np.asarray(weights, dtype=np.float64)
-        return ((w - self.mean) / self.sd) @ self.v
-
-    def shift(self, weights: torch.Tensor, alpha: float) -> torch.Tensor:
-        """``W + alpha SD(z) v``, in raw weight units (shape (S, P))."""
-        step = torch.from_numpy(alpha * self.sd_z * self.v * self.sd).to(weights.dtype)
-        return weights + step.to(weights.device)
-
-
-def pls_direction(weights: np.ndarray | torch.Tensor, indicator: np.ndarray) -> Direction:
-    """First PLS weight vector of standardised weights against a standardised indicator.
-
-    Parameters
-    ----------
-    weights : array, shape (S, P)
-        Generated main-network weights of ``S`` participants.
-    indicator : ndarray, shape (S,)
-
-    Returns
-    -------
-    direction : Direction
-        ``v = -X^T y / |X^T y|`` with ``X``, ``y`` standardised (ddof 1, as scikit-learn's
-        ``PLSRegression(scale=True)``), so ``+v`` lowers the indicator.
-
-    Raises
-    ------
-    ValueError
-        On mismatched shapes, NaN, fewer than 3 participants or an indicator without variance.
-    """
-    x = np.asarray(weights, dtype=np.float64)
-    y = np.asarray(indicator, dtype=np.float64)
-    if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"weights (S, P) and indicator (S,) expected, got {x.shape} and {y.shape}")
-    if len(y) < 3:
-        raise ValueError(f"a direction needs at least 3 participants, got {len(y)}")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("weights or indicator hold NaN/Inf")
-    if np.ptp(y) == 0:
-        raise ValueError(
-            f"the indicator has zero variance across {len(y)} participants: no direction"
-        )
-    mean, sd = x.mean(0), x.std(0, ddof=1)
-    sd[sd == 0] = 1.0
-    xs = (x - mean) / sd
-    ys = (y - y.mean()) / y.std(ddof=1)
-    w = xs.T @ ys
-    norm = np.linalg.norm(w)
-    if norm == 0:
-        raise ValueError("the weights do not covary with the indicator: no direction")
-    v = -w / norm
-    z = xs @ v
-    return Direction(v=v, mean=mean, sd=sd, z=z, r=float(stats.pearsonr(z, y)[0]))
-
-
 def effect_size(pre: np.ndarray, post: np.ndarray) -> np.ndarray:
     """Per-participant ``(pre - post) / SD(pre)`` (SD across participants, ddof 1)."""
     pre, post = np.asarray(pre, float), np.asarray(post, float)
@@ -380,6 +312,354 @@ def paired_summary(pre: np.ndarray, post: np.ndarray) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# the steps
+
+
+@dataclass
+class Twins:
+    """The twins an intervention works on.
+
+    Attributes
+    ----------
+    network : dtb.network.Network
+    cohort : PreparedCohort
+    rows : ndarray of int, shape (S,)
+        Cohort rows of the participants (both tasks present, indicator defined).
+    fc : ndarray, shape (S, n_fc)
+    weights : torch.Tensor, shape (S, P)
+        Generated main-network weights.
+    amygdala : int or None
+        Output index of the right amygdala.
+    """
+
+    network: object
+    cohort: PreparedCohort
+    rows: np.ndarray
+    fc: np.ndarray
+    weights: torch.Tensor
+    amygdala: int | None
+
+    def measure(self, progress: bool, desc: str, **edit) -> pd.DataFrame:
+        """:func:`twin_measures` of these twins, with edited ``weights`` or ``fc``."""
+        if not edit:
+            edit = {"weights": self.weights}
+        return twin_measures(
+            self.network,
+            self.cohort,
+            self.rows,
+            amygdala=self.amygdala,
+            progress=progress,
+            desc=desc,
+            **edit,
+        )
+
+    def subset(self, keep: np.ndarray) -> Twins:
+        """The twins where ``keep`` (bool, shape (S,)) is true."""
+        return replace(self, rows=self.rows[keep], fc=self.fc[keep], weights=self.weights[keep])
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """A training run opened for an intervention."""
+
+    path: Path
+    cache: Path
+    root: Path
+    train_config: object
+    model_config: object
+
+
+def load_twins(run_dir: Path, cfg: InterveneConfig, device: str) -> tuple[LoadedRun, Twins]:
+    """Open a run, check that an intervention applies to it, generate the twins' weights."""
+    from dtb.network import load_checkpoint, open_run, resolve_device
+
+    if not (run_dir / "run.json").is_file():
+        raise ValueError(f"{run_dir}: not a training run (no run.json)")
+    record = json.loads((run_dir / "run.json").read_text())
+    cohort = load_prepared(record["cache"])
+    dev = resolve_device(device)
+    blob = load_checkpoint(run_dir / cfg.checkpoint, map_location=dev)
+    network, tc, mc = open_run(blob, cohort, run_dir / cfg.checkpoint, dev)
+    if tc.control != "none":
+        raise ValueError(
+            f"{run_dir}: a {tc.control!r} control run; interventions need a run with control "
+            "'none' (its twins are generated from each participant's own FC)"
+        )
+    amy = amygdala_index(mc) if cfg.indicator == "affect" else _optional_amygdala(mc)
+    rows = np.flatnonzero(cohort["faces_present"] & cohort["stroop_present"])
+    if len(rows) < 3:
+        raise ValueError(f"{len(rows)} participants have both tasks: an intervention needs 3+")
+    fc = cohort["fc"][rows]
+    twins = Twins(network, cohort, rows, fc, generated_weights(network, fc), amy)
+    run = LoadedRun(run_dir, Path(record["cache"]), Path(cohort.meta["root"]), tc, mc)
+    return run, twins
+
+
+def indicator_direction(
+    twins: Twins, cfg: InterveneConfig, progress: bool
+) -> tuple[Twins, pd.DataFrame, Direction]:
+    """The untreated measures and the PLS direction of the indicator.
+
+    Twins whose indicator is undefined (a twin that never responds has no RT) are dropped.
+
+    Returns
+    -------
+    twins : Twins
+        Those with a defined indicator.
+    pre : pandas.DataFrame
+        :func:`twin_measures` of the untreated twins.
+    direction : Direction
+    """
+    pre = twins.measure(progress, "indicators")
+    col = INDICATOR_COLUMN[cfg.indicator]
+    usable = np.isfinite(pre[col].to_numpy())
+    if usable.sum() < 3:
+        raise ValueError(
+            f"the {cfg.indicator} indicator is defined for {int(usable.sum())} twins: "
+            "a direction needs 3+ (twins that never respond have no RT)"
+        )
+    twins = twins.subset(usable)
+    pre = pre[usable].reset_index(drop=True)
+    return twins, pre, pls_direction(twins.weights.numpy(), pre[col].to_numpy())
+
+
+def _other(indicator: str) -> str:
+    return INDICATOR_COLUMN["affect" if indicator == "speed" else "speed"]
+
+
+def specific_effect(pre: pd.DataFrame, treated: pd.DataFrame, null: list[pd.DataFrame], cfg):
+    """Mean change of the indicator and of the other domain, treatment vs null, in SD(pre).
+
+    Returns
+    -------
+    effect : dict
+        Per column (the indicator's and the other domain's): ``treatment`` and ``null`` (mean
+        change over twins and null draws, in SD of the untreated values) and ``specific``
+        (their difference; negative lowers).
+    """
+    out = {}
+    for c in (INDICATOR_COLUMN[cfg.indicator], _other(cfg.indicator)):
+        base = pre[c].to_numpy(dtype=float)
+        sd = np.nanstd(base, ddof=1)
+        if not (sd > 0 and null):
+            out[c] = None
+            continue
+        treat = _mean_change(treated[c], base, sd)
+        nulls = [_mean_change(t[c], base, sd) for t in null]
+        out[c] = {
+            "treatment": treat,
+            "null": float(np.mean(nulls)),
+            "null_draws": nulls,
+            "specific": treat - float(np.mean(nulls)),
+        }
+    return out
+
+
+def _mean_change(post: pd.Series, base: np.ndarray, sd: float) -> float:
+    return float(np.nanmean(post.to_numpy(dtype=float) - base)) / sd
+
+
+@dataclass
+class WeightTreatment:
+    """The weight-space treatment: dose-response, the treated twins and the null."""
+
+    dose: pd.DataFrame
+    treated: pd.DataFrame
+    summary: dict
+
+
+def weight_treatment(
+    twins: Twins, pre: pd.DataFrame, direction: Direction, cfg: InterveneConfig, progress: bool
+) -> WeightTreatment:
+    """Shift every twin along ``+v`` over the dose grid, and along a random direction."""
+    col, other = INDICATOR_COLUMN[cfg.indicator], _other(cfg.indicator)
+    tables = []
+    for alpha in sorted(set(cfg.doses) | {cfg.alpha}):
+        t = pre.copy()
+        if alpha != 0:
+            w = direction.shift(twins.weights, alpha)
+            t = twins.measure(progress, f"dose {alpha:g} SD", weights=w)
+        t.insert(1, "alpha", alpha)
+        tables.append(t)
+    dose = pd.concat(tables, ignore_index=True)
+    for name, c in (("effect", col), ("cross_effect", other)):
+        base = pre[c].to_numpy()
+        if np.isfinite(base).sum() > 1:
+            dose[name] = np.concatenate([effect_size(base, t[c].to_numpy()) for t in tables])
+        else:  # e.g. no amygdala output: the cross-domain effect is undefined
+            dose[name] = np.nan
+    treated = dose[dose["alpha"] == cfg.alpha].reset_index(drop=True)
+    null = []
+    if cfg.null_draws > 0:
+        rng = np.random.default_rng([cfg.seed, 1])
+        random_v = rng.standard_normal(len(direction.v))
+        shuffled = replace(direction, v=random_v / np.linalg.norm(random_v))
+        w = shuffled.shift(twins.weights, cfg.alpha)
+        null.append(twins.measure(progress, "random direction", weights=w))
+    summary = {
+        "alpha": cfg.alpha,
+        col: paired_summary(pre[col].to_numpy(), treated[col].to_numpy()),
+        other: paired_summary(pre[other].to_numpy(), treated[other].to_numpy()),
+        "effect_mean": float(np.nanmean(treated["effect"])),
+        "effect_sd": float(np.nanstd(treated["effect"], ddof=1)),
+        "effect_min": float(np.nanmin(treated["effect"])),
+        "effect_max": float(np.nanmax(treated["effect"])),
+        "cross_effect_mean": _nanmean(treated["cross_effect"]),
+        "accuracy_pre": {t: _nanmean(pre[f"acc_{t}"]) for t in TASK_NAMES},
+        "accuracy_post": {t: _nanmean(treated[f"acc_{t}"]) for t in TASK_NAMES},
+        "random_direction": specific_effect(pre, treated, null, cfg),
+    }
+    return WeightTreatment(dose, treated, summary)
+
+
+def connectome_targets(
+    twins: Twins, direction: Direction, cfg: InterveneConfig, parcels, progress: bool
+) -> pd.DataFrame:
+    """SmoothGrad edge scores of the latent, as :func:`dtb.targets.edge_table`."""
+    from dtb.smoothgrad import smoothgrad
+    from dtb.targets import edge_table
+
+    scores = smoothgrad(
+        twins.network,
+        twins.fc,
+        torch.from_numpy(direction.v / direction.sd),
+        copies=cfg.copies,
+        noise=cfg.noise,
+        chunk=cfg.chunk,
+        rng=np.random.default_rng(cfg.seed),
+        progress=progress,
+    )
+    return edge_table(scores, parcels, cfg.threshold)
+
+
+def random_edge_edits(
+    targets: tuple[np.ndarray, np.ndarray],
+    fc: np.ndarray,
+    amount: float,
+    n_draws: int,
+    rng: np.random.Generator,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Random edge sets edited like the targets: same count and signs, none of the targets.
+
+    Only edges that every twin's FC can take the edit on (``|r| + amount < 1``) are drawn.
+
+    Returns
+    -------
+    edits : list of (positions, signs)
+    """
+    from dtb.data.fc import FC_CLIP_EPS
+
+    pos, signs = targets
+    room = np.abs(np.tanh(fc)).max(0) + amount < 1 - FC_CLIP_EPS
+    room[pos] = False
+    pool = np.flatnonzero(room)
+    if len(pool) < len(pos):
+        raise ValueError(f"only {len(pool)} edges can take an edit of {amount}: no null")
+    return [
+        (np.sort(rng.choice(pool, len(pos), replace=False)), rng.permutation(signs))
+        for _ in range(n_draws)
+    ]
+
+
+def fc_treatment(
+    twins: Twins,
+    pre: pd.DataFrame,
+    edits: dict[str, tuple[np.ndarray, np.ndarray]],
+    cfg: InterveneConfig,
+    progress: bool,
+) -> tuple[pd.DataFrame, dict]:
+    """Edit named edge sets in every twin's FC, regenerate and re-simulate the twins.
+
+    Parameters
+    ----------
+    edits : dict of str to (positions, signs)
+        E.g. ``targets``, ``random-1``, ..., ``truth``.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Per edit and participant: the measures after the edit and (``pre_*``) before.
+    summary : dict
+        Per edit: its size and paired summaries of the indicator and the other domain; with
+        random draws, ``specific``: targets against them (:func:`specific_effect`).
+    """
+    from dtb.targets import edit_fc
+
+    col, other = INDICATOR_COLUMN[cfg.indicator], _other(cfg.indicator)
+    tables, summary, posts = [], {"amount": cfg.fc_edit}, {}
+    for name, (pos, signs) in edits.items():
+        edited = np.stack(
+            [
+                edit_fc(fc, pos, signs, cfg.fc_edit, participant=twins.cohort.participants[r])
+                for fc, r in zip(twins.fc, twins.rows, strict=True)
+            ]
+        )
+        post = twins.measure(progress, f"FC {name}", fc=edited)
+        posts[name] = post
+        for c in MEASURE_COLUMNS:
+            post[f"pre_{c}"] = pre[c].to_numpy()
+        post.insert(1, "edit", name)
+        tables.append(post)
+        summary[name] = {
+            "n_edges": int(len(pos)),
+            col: paired_summary(pre[col].to_numpy(), post[col].to_numpy()),
+            other: paired_summary(pre[other].to_numpy(), post[other].to_numpy()),
+        }
+    nulls = [t for name, t in posts.items() if name.startswith("random-")]
+    if "targets" in posts and nulls:
+        summary["specific"] = specific_effect(pre, posts["targets"], nulls, cfg)
+    return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()), summary
+
+
+def truth_recovery(
+    twins: Twins,
+    edges: pd.DataFrame,
+    truth: dict,
+    cfg: InterveneConfig,
+    parcels: pd.DataFrame,
+) -> dict:
+    """The twin's map, the ridge peer's map and the span ceiling against the planted edges.
+
+    The ridge peer is fitted from the same participants' FC to the observed measure behind the
+    indicator (mean observed RT of both tasks for speed, the observed amygdala face > shape t
+    for affect); its coefficients are signed like the twin's scores (positive: strengthening
+    the edge lowers the indicator).
+    """
+    from dtb.ridge import coefficient_scores, participant_targets
+    from dtb.targets import edge_positions, edge_table, gradient_span_projection, planted_recovery
+
+    lower = LOWER_TRAIT_SIGN[cfg.indicator]
+    planted, signs = truth["edges"], truth["signs"]
+    out = {"twin": planted_recovery(edges, planted, signs, lower)}
+    observed = participant_targets(twins.cohort).iloc[twins.rows]
+    if cfg.indicator == "speed":
+        y = observed[["rt_faces", "rt_stroop"]].mean(axis=1, skipna=False).to_numpy()
+    else:
+        y = observed["amygdala_t"].to_numpy()
+    ridge = edge_table(-coefficient_scores(twins.fc, y), parcels, cfg.threshold)
+    out["ridge"] = planted_recovery(ridge, planted, signs, lower)
+    pattern = np.zeros(len(edges))
+    pattern[edge_positions(planted, len(parcels))] = signs * lower
+    span = gradient_span_projection(twins.network, pattern)
+    out["ceiling"] = planted_recovery(
+        edge_table(span, parcels, cfg.threshold), planted, signs, lower
+    )
+    out["n_planted"] = out["twin"]["n_planted"]
+    return out
+
+
+def _clinical(twins: Twins, direction: Direction, pheno_dir: Path) -> pd.DataFrame:
+    from dtb.clinical import correlate_measures, read_phenotype
+
+    latent = pd.Series(direction.z, index=[twins.cohort.participants[r] for r in twins.rows])
+    if pheno_dir.is_dir() and any(
+        not p.name.endswith("_definitions.tsv") for p in pheno_dir.glob("*.tsv")
+    ):
+        return correlate_measures(latent, read_phenotype(pheno_dir))
+    return pd.DataFrame(columns=["measure", "n", "r", "p", "q", "significant"])
+
+
+# ---------------------------------------------------------------------------------------------
 # the whole analysis
 
 
@@ -404,6 +684,26 @@ def _truth(root: Path, indicator: str) -> dict | None:
     }
 
 
+def _fc_edits(twins, edges, truth, cfg, n_regions) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The FC edits to try: the targets, random edges like them, and the planted truth."""
+    from dtb.targets import edge_positions
+
+    targets = edges[edges["target"] != ""]
+    edits = {}
+    if len(targets):
+        edits["targets"] = (
+            targets["edge"].to_numpy(),
+            np.where(targets["target"] == "strengthen", 1.0, -1.0),
+        )
+        rng = np.random.default_rng([cfg.seed, 2])
+        draws = random_edge_edits(edits["targets"], twins.fc, cfg.fc_edit, cfg.null_draws, rng)
+        edits.update({f"random-{k + 1}": d for k, d in enumerate(draws)})
+    if truth is not None:
+        pos = edge_positions(truth["edges"], n_regions)
+        edits["truth"] = (pos, truth["signs"] * LOWER_TRAIT_SIGN[cfg.indicator])
+    return edits
+
+
 def intervene(
     run_dir: Path | str,
     out: Path | str,
@@ -422,8 +722,9 @@ def intervene(
         A ``dtb train`` run (hypernetwork model).
     out : path-like
         Output folder (not inside the run or the data): ``intervention.json``,
-        ``participants.tsv``, ``dose_response.tsv``, ``fc_treatment.tsv``, ``edges.tsv``,
-        ``top_edges.tsv``, ``networks.tsv``, ``clinical.tsv`` and ``direction.npz``.
+        ``participants.tsv``, ``edges.tsv``, ``top_edges.tsv``, ``networks.tsv`` and
+        ``direction.npz``; unless ``cfg.targets_only``, also ``dose_response.tsv``,
+        ``fc_treatment.tsv`` and ``clinical.tsv``.
     cfg : InterveneConfig
     labels : path-like, optional
         Region label file (:func:`dtb.data.parcellation.parcel_table`).
@@ -435,201 +736,29 @@ def intervene(
     summary : dict
         The content of ``intervention.json``.
     """
-    from dtb.clinical import correlate_measures, read_phenotype
     from dtb.data.parcellation import parcel_table
     from dtb.evaluate import run_record
-    from dtb.targets import (
-        edge_positions,
-        edge_table,
-        edit_fc,
-        gradient_span_projection,
-        network_summary,
-        planted_recovery,
-        smoothgrad,
-        top_edges,
-    )
-    from dtb.train import resolve_device
+    from dtb.targets import network_summary, top_edges
 
     cfg.validate()
     run_dir = Path(run_dir)
-    if not (run_dir / "run.json").is_file():
-        raise ValueError(f"{run_dir}: not a training run (no run.json)")
-    record = json.loads((run_dir / "run.json").read_text())
-    cohort = load_prepared(record["cache"])
-    root = Path(cohort.meta["root"])
-    out = ensure_outside(out, run_dir, root, Path(record["cache"]).parent)
-    out.mkdir(parents=True, exist_ok=True)
-    dev = resolve_device(device)
-    blob = load_checkpoint(run_dir / cfg.checkpoint, map_location=dev)
-    if blob["data_key"] != cohort.key:
-        raise ValueError(f"{run_dir}: trained on another cohort than {record['cache']}")
-    network, tc, mc = network_from_checkpoint(blob, dev)
-    if tc.control != "none":
-        raise ValueError(
-            f"{run_dir}: a {tc.control!r} control run; interventions need a run with control "
-            "'none' (its twins are generated from each participant's own FC)"
-        )
-    amy = amygdala_index(mc) if cfg.indicator == "affect" else _optional_amygdala(mc)
+    run, twins = load_twins(run_dir, cfg, device)
+    out = ensure_outside(out, run_dir, run.root, run.cache.parent)
     parcels = parcel_table(labels)
-    both = cohort["faces_present"] & cohort["stroop_present"]
-    rows = np.flatnonzero(both)
-    if len(rows) < 3:
-        raise ValueError(f"{len(rows)} participants have both tasks: an intervention needs 3+")
-    fc = cohort["fc"][rows]
-    weights = generated_weights(network, fc)
-
-    # 1-2. indicators and direction
-    pre = twin_measures(
-        network, cohort, rows, weights=weights, amygdala=amy, progress=progress, desc="indicators"
-    )
+    twins, pre, direction = indicator_direction(twins, cfg, progress)
     col = INDICATOR_COLUMN[cfg.indicator]
-    usable = np.isfinite(pre[col].to_numpy())
-    if usable.sum() < 3:
-        raise ValueError(
-            f"the {cfg.indicator} indicator is defined for {int(usable.sum())} twins: "
-            "a direction needs 3+ (twins that never respond have no RT)"
-        )
-    rows, fc, weights, pre = rows[usable], fc[usable], weights[usable], pre[usable]
-    pre = pre.reset_index(drop=True)
-    direction = pls_direction(weights.numpy(), pre[col].to_numpy())
-
-    # 3. weight-space treatment over the dose grid
-    doses = sorted(set(cfg.doses) | {cfg.alpha})
-    tables = []
-    for alpha in doses:
-        if alpha == 0:
-            t = pre.copy()
-        else:
-            t = twin_measures(
-                network,
-                cohort,
-                rows,
-                weights=direction.shift(weights, alpha),
-                amygdala=amy,
-                progress=progress,
-                desc=f"dose {alpha:g} SD",
-            )
-        t.insert(1, "alpha", alpha)
-        tables.append(t)
-    dose = pd.concat(tables, ignore_index=True)
-    other = INDICATOR_COLUMN["affect" if cfg.indicator == "speed" else "speed"]
-    for name, c in (("effect", col), ("cross_effect", other)):
-        base = pre[c].to_numpy()
-        if np.isfinite(base).sum() > 1:
-            dose[name] = np.concatenate([effect_size(base, t[c].to_numpy()) for t in tables])
-        else:  # e.g. no amygdala output: the cross-domain effect is undefined
-            dose[name] = np.nan
-    dose_summary = (
-        dose.groupby("alpha")[[*MEASURE_COLUMNS, "effect", "cross_effect"]].mean().reset_index()
-    )
-    treated = dose[dose["alpha"] == cfg.alpha].reset_index(drop=True)
-
-    # 4. connectome targets
-    u = torch.from_numpy(direction.v / direction.sd)
-    scores = smoothgrad(
-        network,
-        fc,
-        u,
-        copies=cfg.copies,
-        noise=cfg.noise,
-        chunk=cfg.chunk,
-        rng=np.random.default_rng(cfg.seed),
-        progress=progress,
-    )
-    edges = edge_table(scores, parcels, cfg.threshold)
-    targets = edges[edges["target"] != ""]
-    nets = network_summary(edges)
-
-    # 5. FC-space treatment: the targets, and on synthetic data the planted truth
-    fc_rows = []
-    edits = {}
-    if len(targets):
-        edits["targets"] = (
-            targets["edge"].to_numpy(),
-            np.where(targets["target"] == "strengthen", 1.0, -1.0),
-        )
-    truth = _truth(root, cfg.indicator)
-    recovery = None
-    if truth is not None:
-        lower = LOWER_TRAIT_SIGN[cfg.indicator]
-        pos = edge_positions(truth["edges"], len(parcels))
-        edits["truth"] = (pos, truth["signs"] * lower)
-        recovery = planted_recovery(edges, truth["edges"], truth["signs"], lower)
-        # the ceiling: the true pattern seen through the hypernetwork's first layer
-        pattern = np.zeros(len(edges))
-        pattern[pos] = truth["signs"] * lower
-        ceiling = edge_table(gradient_span_projection(network, pattern), parcels, cfg.threshold)
-        recovery["ceiling"] = planted_recovery(ceiling, truth["edges"], truth["signs"], lower)
-    fc_summary = {}
-    for name, (pos, signs) in edits.items():
-        edited = np.stack(
-            [
-                edit_fc(fc[k], pos, signs, cfg.fc_edit, participant=cohort.participants[r])
-                for k, r in enumerate(rows)
-            ]
-        )
-        post = twin_measures(
-            network, cohort, rows, fc=edited, amygdala=amy, progress=progress, desc=f"FC {name}"
-        )
-        for c in MEASURE_COLUMNS:
-            post[f"pre_{c}"] = pre[c].to_numpy()
-        post.insert(1, "edit", name)
-        fc_rows.append(post)
-        fc_summary[name] = {
-            "n_edges": int(len(pos)),
-            col: paired_summary(pre[col].to_numpy(), post[col].to_numpy()),
-            other: paired_summary(pre[other].to_numpy(), post[other].to_numpy()),
-        }
-    fc_table = pd.concat(fc_rows, ignore_index=True) if fc_rows else pd.DataFrame()
-
-    # 6. clinical check
-    pheno_dir = Path(phenotype) if phenotype is not None else root / "phenotype"
-    latent = pd.Series(direction.z, index=[cohort.participants[r] for r in rows])
-    clinical = pd.DataFrame(columns=["measure", "n", "r", "p", "q", "significant"])
-    if pheno_dir.is_dir() and any(
-        not p.name.endswith("_definitions.tsv") for p in pheno_dir.glob("*.tsv")
-    ):
-        clinical = correlate_measures(latent, read_phenotype(pheno_dir))
-
-    participants = pd.DataFrame(
-        {
-            "participant": pre["participant"],
-            "latent": direction.z,
-            "indicator_pre": pre[col],
-            "indicator_post": treated[col],
-            "effect": treated["effect"],
-            "cross_effect": treated["cross_effect"],
-        }
-    )
-    if truth is not None:
-        participants["trait"] = participants["participant"].map(truth["traits"])
-
+    edges = connectome_targets(twins, direction, cfg, parcels, progress)
+    truth = _truth(run.root, cfg.indicator)
     summary = {
-        "schema_version": "1.0",
+        "schema_version": "1.1",
         "code_version": code_version(),
         "config": config_dict(cfg),
         "run": run_record(run_dir),
         "indicator": cfg.indicator,
         "indicator_column": col,
-        "n_participants": int(len(rows)),
-        "n_weights": int(weights.shape[1]),
-        "direction": {
-            "r_latent_indicator": direction.r,
-            "sd_latent": direction.sd_z,
-        },
-        "dose_response": json.loads(dose_summary.to_json(orient="records")),
-        "treatment": {
-            "alpha": cfg.alpha,
-            col: paired_summary(pre[col].to_numpy(), treated[col].to_numpy()),
-            other: paired_summary(pre[other].to_numpy(), treated[other].to_numpy()),
-            "effect_mean": float(np.nanmean(treated["effect"])),
-            "effect_sd": float(np.nanstd(treated["effect"], ddof=1)),
-            "effect_min": float(np.nanmin(treated["effect"])),
-            "effect_max": float(np.nanmax(treated["effect"])),
-            "cross_effect_mean": _nanmean(treated["cross_effect"]),
-            "accuracy_pre": {t: _nanmean(pre[f"acc_{t}"]) for t in TASK_NAMES},
-            "accuracy_post": {t: _nanmean(treated[f"acc_{t}"]) for t in TASK_NAMES},
-        },
+        "n_participants": int(len(twins.rows)),
+        "n_weights": int(twins.weights.shape[1]),
+        "direction": {"r_latent_indicator": direction.r, "sd_latent": direction.sd_z},
         "targets": {
             "n_edges": int(len(edges)),
             "n_strengthen": int((edges["target"] == "strengthen").sum()),
@@ -638,16 +767,40 @@ def intervene(
             "labels": str(labels) if labels is not None else "approximate network map",
             "has_coordinates": bool({"x", "y", "z"} <= set(parcels.columns)),
         },
-        "fc_treatment": {"amount": cfg.fc_edit, **fc_summary},
-        "recovery": recovery,
-        "clinical": {
+        "recovery": None if truth is None else truth_recovery(twins, edges, truth, cfg, parcels),
+    }
+    participants = pd.DataFrame(
+        {"participant": pre["participant"], "latent": direction.z, "indicator_pre": pre[col]}
+    )
+    tables = {}
+    if not cfg.targets_only:
+        weight = weight_treatment(twins, pre, direction, cfg, progress)
+        edits = _fc_edits(twins, edges, truth, cfg, len(parcels))
+        tables["fc_treatment.tsv"], summary["fc_treatment"] = fc_treatment(
+            twins, pre, edits, cfg, progress
+        )
+        pheno_dir = Path(phenotype) if phenotype is not None else run.root / "phenotype"
+        clinical = _clinical(twins, direction, pheno_dir)
+        summary["dose_response"] = json.loads(
+            weight.dose.groupby("alpha")[[*MEASURE_COLUMNS, "effect", "cross_effect"]]
+            .mean()
+            .reset_index()
+            .to_json(orient="records")
+        )
+        summary["treatment"] = weight.summary
+        summary["clinical"] = {
             "phenotype": str(pheno_dir) if len(clinical) else None,
             "n_measures": int(len(clinical)),
             "n_significant_fdr": int(clinical["significant"].sum()) if len(clinical) else 0,
             "top": json.loads(clinical.head(5).to_json(orient="records")),
-        },
-    }
+        }
+        participants["indicator_post"] = weight.treated[col]
+        participants["effect"] = weight.treated["effect"]
+        participants["cross_effect"] = weight.treated["cross_effect"]
+        tables["dose_response.tsv"] = weight.dose
+        tables["clinical.tsv"] = clinical
     if truth is not None:
+        participants["trait"] = participants["participant"].map(truth["traits"])
         tr = participants["trait"].to_numpy(dtype=float)
         ok = np.isfinite(tr)
         summary["truth"] = {
@@ -655,19 +808,23 @@ def intervene(
             "r_latent_trait": float(stats.pearsonr(direction.z[ok], tr[ok])[0]),
             "r_indicator_trait": float(stats.pearsonr(pre[col].to_numpy()[ok], tr[ok])[0]),
         }
-
-    def tsv(name: str, df: pd.DataFrame) -> None:
-        write_text(out / name, df.to_csv(sep="\t", index=False, float_format="%.10g"))
-
-    tsv("participants.tsv", participants)
-    tsv("dose_response.tsv", dose)
-    tsv("fc_treatment.tsv", fc_table)
-    tsv("edges.tsv", edges)
-    tsv("top_edges.tsv", top_edges(edges, cfg.n_top))
-    tsv("networks.tsv", nets)
-    tsv("clinical.tsv", clinical)
+    tables.update(
+        {
+            "participants.tsv": participants,
+            "edges.tsv": edges,
+            "top_edges.tsv": top_edges(edges, cfg.n_top),
+            "networks.tsv": network_summary(edges),
+        }
+    )
     if "x" in parcels.columns:
-        tsv("regions.tsv", parcels.reset_index(names="index"))
+        tables["regions.tsv"] = parcels.reset_index(names="index")
+    return _write_outputs(out, tables, direction, summary)
+
+
+def _write_outputs(out: Path, tables: dict, direction: Direction, summary: dict) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        write_text(out / name, df.to_csv(sep="\t", index=False, float_format="%.10g"))
     with atomic_path(out / "direction.npz") as tmp, open(tmp, "wb") as f:
         np.savez(f, v=direction.v, mean=direction.mean, sd=direction.sd, latent=direction.z)
     summary = json.loads(json.dumps(summary, default=json_default, allow_nan=True))

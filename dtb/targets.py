@@ -1,19 +1,15 @@
-"""Connectome targets of a weight-space direction: SmoothGrad over FC, edge tables, FC edits.
+"""Connectome targets: edge tables, FC edits and scoring against a planted truth.
 
-The twin's weights are a function of the FC, ``W = h(FC)``. For a direction ``v`` in the
-standardised weight space (:mod:`dtb.intervene`) the latent ``z(FC) = ((h(FC) - mean) / sd) . v``
-says how far along ``v`` the FC puts a twin. Its gradient with respect to the FC, averaged over
-noisy copies of each participant's FC (SmoothGrad; Smilkov et al. 2017) and over participants,
-scores every edge: a positive score means strengthening the edge moves the twin along ``+v``.
-Edges beyond ``threshold`` SD of the scores are the connectome targets (paper, Fig. 4).
+Edge scores come from :mod:`dtb.smoothgrad` (the twin) or :func:`dtb.ridge.coefficient_scores`
+(the ridge peer). Edges beyond ``threshold`` SD of the scores are the connectome targets
+(paper, Fig. 4); :func:`edit_fc` strengthens or weakens them in a participant's FC, and on a
+synthetic cohort :func:`planted_recovery` scores a map against the planted edges.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
-from tqdm.auto import tqdm
 
 from dtb.data.fc import FC_CLIP_EPS, fisher_z
 from dtb.data.parcellation import SUMMARY_NETWORKS
@@ -31,70 +27,6 @@ EDGE_COLUMNS = (
     "score_z",
     "target",
 )
-
-
-def smoothgrad(
-    network,
-    fc: np.ndarray,
-    projection: torch.Tensor,
-    *,
-    copies: int = 100,
-    noise: float = 0.1,
-    chunk: int = 25,
-    rng: np.random.Generator,
-    progress: bool = False,
-) -> np.ndarray:
-    """Mean gradient of ``h(FC) . projection`` with respect to the FC, SmoothGrad-averaged.
-
-    Parameters
-    ----------
-    network : dtb.train.Network
-        Trained hypernetwork model (its FC normalisation is applied inside).
-    fc : ndarray, shape (n_participants, n_fc)
-        Raw Fisher-z FC vectors.
-    projection : torch.Tensor, shape (P,)
-        Weight-space direction divided by the weights' SD (zero where the SD is 0), so that
-        ``h(FC) . projection`` is the latent up to a constant.
-    copies : int
-        Noisy copies per participant.
-    noise : float
-        Noise SD as a fraction of the SD of the participant's FC values.
-    chunk : int
-        Copies per gradient pass: memory grows with ``chunk``, not with the cohort
-        (``chunk x (n_fc + P)`` floats plus the hypernetwork's activations).
-    rng : numpy.random.Generator
-        Source of the noise.
-
-    Returns
-    -------
-    scores : ndarray of float64, shape (n_fc,)
-        Gradient averaged over copies and participants.
-    """
-    fc = np.asarray(fc, dtype=np.float32)
-    if fc.ndim != 2:
-        raise ValueError(f"fc must have shape (n_participants, n_fc), got {fc.shape}")
-    if copies < 1 or chunk < 1:
-        raise ValueError(f"copies and chunk must be >= 1, got {copies} and {chunk}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise}")
-    hyper = network.core.hyper
-    device = network.fc_mean.device
-    u = projection.to(device=device, dtype=torch.float32)
-    total = torch.zeros(fc.shape[1], dtype=torch.float64, device=device)
-    network.eval()
-    for row in tqdm(fc, desc="SmoothGrad", disable=not progress):
-        base = torch.from_numpy(row).to(device)
-        sd = float(row.std())
-        done = 0
-        while done < copies:
-            k = min(chunk, copies - done)
-            eps = torch.from_numpy(rng.standard_normal((k, fc.shape[1]), dtype=np.float32))
-            x = (base + noise * sd * eps.to(device)).requires_grad_(True)
-            z = hyper(network.normalise(x)) @ u
-            (grad,) = torch.autograd.grad(z.sum(), x)
-            total += grad.sum(0, dtype=torch.float64)
-            done += k
-    return (total / (copies * len(fc))).cpu().numpy()
 
 
 def edge_positions(pairs: np.ndarray, n_regions: int) -> np.ndarray:
@@ -281,14 +213,16 @@ def edit_fc(
 def gradient_span_projection(network, pattern: np.ndarray) -> np.ndarray:
     """Project an edge pattern onto the space every FC gradient of the network lies in.
 
-    The hypernetwork's first layer is linear in the (normalised) FC, so the gradient of any of
-    its outputs with respect to the raw FC is a combination of that layer's ``hyper_hidden``
-    rows divided by the FC's SD. No gradient map, SmoothGrad included, can leave their span:
-    the projection of the true pattern onto it is the best such a map can show.
+    The hypernetwork's first stage is linear in the (normalised) FC, so the gradient of any of
+    its outputs with respect to the raw FC is a combination of that stage's rows
+    (:meth:`dtb.model.HyperNetwork.edge_rows`: the dense layer's ``hyper_hidden`` rows, or for
+    the pca encoder combinations of its ``K`` components) divided by the FC's SD. No gradient
+    map, SmoothGrad included, can leave their span: the projection of the true pattern onto it
+    is the best such a map can show.
 
     Parameters
     ----------
-    network : dtb.train.Network
+    network : dtb.network.Network
     pattern : ndarray, shape (n_fc,)
         E.g. the planted edges' signs, zero elsewhere.
 
@@ -296,7 +230,7 @@ def gradient_span_projection(network, pattern: np.ndarray) -> np.ndarray:
     -------
     projection : ndarray of float64, shape (n_fc,)
     """
-    rows = network.core.hyper.fc1.weight.detach().cpu().double().numpy()
+    rows = network.core.hyper.edge_rows().detach().cpu().double().numpy()
     rows = rows / network.fc_sd.detach().cpu().double().numpy()
     q, _ = np.linalg.qr(rows.T)  # (n_fc, hyper_hidden), orthonormal columns
     return q @ (q.T @ np.asarray(pattern, dtype=np.float64))
@@ -323,8 +257,8 @@ def planted_recovery(
     Returns
     -------
     recovery : dict
-        ``auc_abs`` (ROC AUC of ``|score_z|`` for planted vs other edges), ``auc_signed``
-        (the same with each planted edge scored by ``score_z`` times the truth's sign, so that
+        ``auc_abs`` (ROC AUC of ``|score|`` for planted vs other edges), ``auc_signed``
+        (the same with each planted edge scored by ``score`` times the truth's sign, so that
         it ranks high only with the right sign), ``sign_agreement``
         (fraction of planted edges whose score has the truth's sign), ``precision_at_k`` for
         k = 100, 1000 and the number of planted edges, and ``n_planted``.
@@ -338,16 +272,16 @@ def planted_recovery(
         raise ValueError("planted edges do not index the edge table (another region count?)")
     label = np.zeros(len(edges), dtype=bool)
     label[pos] = True
-    score_z = edges["score_z"].to_numpy()
+    score = edges["score"].to_numpy()
     want = np.zeros(len(edges))
     want[pos] = np.asarray(planted_signs) * lower_sign
-    oriented = np.where(label, score_z * want, np.abs(score_z))
-    order = np.argsort(-np.abs(score_z), kind="stable")
+    oriented = np.where(label, score * want, np.abs(score))
+    order = np.argsort(-np.abs(score), kind="stable")
     ks = sorted({100, 1000, int(label.sum())})
     return {
         "n_planted": int(label.sum()),
-        "auc_abs": float(roc_auc_score(label, np.abs(score_z))),
+        "auc_abs": float(roc_auc_score(label, np.abs(score))),
         "auc_signed": float(roc_auc_score(label, oriented)),
-        "sign_agreement": float(np.mean(np.sign(score_z[pos]) == want[pos])),
+        "sign_agreement": float(np.mean(np.sign(score[pos]) == want[pos])),
         "precision_at_k": {str(k): float(label[order[:k]].mean()) for k in ks},
     }

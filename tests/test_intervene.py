@@ -9,17 +9,19 @@ import torch
 
 from dtb.cli import main
 from dtb.data.parcellation import SUMMARY_NETWORKS, parcel_table
-from dtb.intervene import InterveneConfig, amygdala_index, effect_size, pls_direction
+from dtb.intervene import InterveneConfig, amygdala_index, effect_size
 from dtb.model import ModelConfig
+from dtb.network import build_network
+from dtb.pls import pls_direction
+from dtb.smoothgrad import smoothgrad
 from dtb.targets import (
     edge_table,
     edit_fc,
     network_matrix,
     network_summary,
     planted_recovery,
-    smoothgrad,
 )
-from dtb.train import TrainConfig, build_network, train
+from dtb.train import TrainConfig, train
 
 N = 434
 N_FC = N * (N - 1) // 2
@@ -160,13 +162,15 @@ def test_planted_recovery_scores_a_perfect_and_a_random_map():
     assert flipped["sign_agreement"] == 0.0 and flipped["auc_signed"] < 0.01
 
 
-@pytest.fixture(scope="module")
-def tiny_network():
-    cfg = ModelConfig.profile("quick")
-    net = build_network(TrainConfig.for_profile("quick"), cfg, torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        net.fc_mean.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
-        net.fc_sd.uniform_(0.5, 1.5, generator=torch.Generator().manual_seed(2))
+@pytest.fixture(scope="module", params=["pca", "dense"])
+def tiny_network(request):
+    """An untrained quick-size network of each design, its FC statistics fitted on noise."""
+    tc = TrainConfig.for_profile("quick", fc_encoder=request.param)
+    net = build_network(tc, tc.model_config(N_FC), torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(1)
+    sd = torch.empty(N_FC).uniform_(0.05, 0.4, generator=g)
+    fc = 0.1 + torch.randn(24, N_FC, generator=g) * sd
+    net.fit_inputs(fc)
     return net.eval()
 
 
@@ -249,7 +253,7 @@ def trained_run(tmp_path_factory, synth_root):
     return train(
         cache,
         base / "run",
-        TrainConfig.for_profile("quick", max_epochs=2),
+        TrainConfig.for_profile("quick", max_epochs=2, fc_components=2),
         device="cpu",
         progress=False,
     )
