@@ -24,7 +24,8 @@ fault each.
 Usage::
 
     python benchmarks/train_step.py [--device cpu|cuda] [--repeats N] [--skip-naive]
-                                    [--naive-repeats 1] [--threads 2] [--profile paper|quick]
+                                    [--naive-repeats 1] [--threads 2]
+                                    [--profile paper|twin|quick]
 """
 
 from __future__ import annotations
@@ -61,16 +62,20 @@ LR = 1e-6  # the paper's; the time of a step does not depend on it
 def batch_flops(cfg: ModelConfig, n_hyper_rows: int, n_windows: int, t_steps: int) -> dict:
     """Multiply-add FLOPs (2 per multiply-add) of one training batch, counted analytically.
 
-    Forward: the hypernetwork once per FC row, the RNN input, recurrent and readout products
-    per window and step. Backward: a weight gradient for every product, plus an input gradient
-    for every product whose input needs one (not the FC, not the task inputs), i.e. about twice
-    the forward. Element-wise work, the loss and Adam (memory-bound) are left out.
+    Forward: the hypernetwork once per FC row (for the pca design, the projection on the K
+    components first), the RNN input, recurrent and readout products per window and step.
+    Backward: a weight gradient for every learnt product, plus an input gradient for every
+    product whose input needs one (not the FC, not the task inputs), i.e. about twice the
+    forward. Element-wise work, the loss and Adam (memory-bound) are left out.
     """
-    f, hh, p = cfg.n_fc, cfg.hyper_hidden, n_main_params(cfg)
+    hh, p = cfg.hyper_hidden, n_main_params(cfg)
     h, i, o = cfg.n_hidden, cfg.n_input, cfg.n_output
     rows = n_windows * t_steps
-    hyper_fwd = 2 * n_hyper_rows * (f * hh + hh * hh + hh * p)
-    hyper_bwd = hyper_fwd + 2 * n_hyper_rows * (hh * hh + hh * p)
+    # the pca encoder projects the FC on K fixed components (no gradient to them or the FC)
+    encode = cfg.n_fc * cfg.fc_components if cfg.fc_encoder == "pca" else 0
+    learnt = cfg.n_encoded * hh + hh * hh + hh * p
+    hyper_fwd = 2 * n_hyper_rows * (encode + learnt)
+    hyper_bwd = 2 * n_hyper_rows * learnt + 2 * n_hyper_rows * (hh * hh + hh * p)
     rnn_fwd = 2 * rows * (i * h + h * h + h * o)
     rnn_bwd = rnn_fwd + 2 * rows * (h * h + o * h)
     return {
@@ -244,7 +249,11 @@ def time_case(
     gc.collect()
     memory = PeakMemory(device)
     memory.reset()
-    model = DigitalTwinModel(cfg, generator=torch.Generator().manual_seed(0)).to(device)
+    model = DigitalTwinModel(cfg, generator=torch.Generator().manual_seed(0))
+    if model.hyper.encoder is not None:  # components of random "training participants"
+        fit_on = torch.randn(cfg.fc_components + 1, cfg.n_fc, generator=torch.Generator())
+        model.hyper.encoder.fit(fit_on)
+    model = model.to(device)
     model.train()
     optimizer, opt_name = make_optimizer(model)
     batch = make_batch(cfg, n_part, per_part, device, seed=1)
@@ -307,16 +316,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-naive", action="store_true", help="skip the slow naive reference")
     parser.add_argument("--naive-repeats", type=int, default=1, help="timed naive batches")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    parser.add_argument("--profile", default="paper", choices=["paper", "quick"])
+    parser.add_argument(
+        "--profile",
+        default="paper",
+        choices=["paper", "twin", "quick"],
+        help="model sizes and design: paper (dense encoder), twin (pca encoder, paper sizes)",
+    )
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    cfg = ModelConfig.profile(args.profile)
+    from dtb.config import TrainConfig
+
+    cfg = TrainConfig.for_profile(args.profile).model_config(ModelConfig().n_fc)
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads")
     print(
         f"profile {args.profile}: B = {N_WINDOWS} windows x {T_STEPS} steps, n_fc {cfg.n_fc}, "
-        f"hyper {cfg.hyper_hidden}, RNN {cfg.n_hidden}, P = {n_main_params(cfg):,}"
+        f"FC encoder {cfg.fc_encoder} ({cfg.n_encoded} inputs), hyper {cfg.hyper_hidden}, "
+        f"RNN {cfg.n_hidden}, P = {n_main_params(cfg):,}"
     )
     if hasattr(os, "getloadavg"):
         print(f"load average before: {os.getloadavg()[0]:.2f} (a busy machine slows everything)")

@@ -1,11 +1,12 @@
 """``dtb reproduce``: every stage from data to book, each skipped when its inputs are unchanged.
 
-Stages: synthesise (unless ``--data``), check, prepare, events-only baselines, the protocol and
-control suite (training and evaluation; its ``paper`` entry is the main twin), the virtual
-interventions of both indicators on that twin (``OUT/<profile>/intervene/<indicator>``), the
-notebooks,
-executed with papermill into ``book/generated`` (figures and their numbers go to
-``OUT/<profile>/figures``), and a strict Jupyter Book build that never re-executes them.
+Stages: synthesise (unless ``--data``), check, prepare, events-only baselines; the suite of
+protocols, controls, both designs and the ridge peer (its ``paper`` entry is the main twin);
+the virtual interventions of both indicators on that twin (``OUT/<profile>/intervene``); more
+training seeds of both designs (``seeds/``), their connectome targets (``targets/``) and the
+seed agreement of the edge maps (``stability/<design>-<indicator>``); the notebooks, executed
+with papermill into ``book/generated`` (figures and their numbers go to
+``OUT/<profile>/figures``); and a strict Jupyter Book build that never re-executes them.
 """
 
 from __future__ import annotations
@@ -27,17 +28,23 @@ BOOK_GENERATED = NOTEBOOK_DIR.parent / "book" / "generated"
 class Profile:
     """Sizes of one reproduction profile.
 
-    ``quick`` keeps the CPU run in minutes: 40 synthetic participants, 3 zero-shot folds and one
-    FC shift. Zero-shot prediction needs more people than that to rise above chance (about 80 on
-    the synthetic cohort); ``paper`` runs 228 participants, 5 folds and the shifts 1, n/3, n/2.
+    ``quick`` keeps the CPU run within minutes yet large enough for zero-shot prediction from FC
+    to mean something: 96 synthetic participants (a plain ridge regression from FC predicts
+    unseen participants' mean RT at r of about 0.75 at that size), 5 zero-shot folds, 3 training
+    seeds per design, runs trained 2 at a time. ``paper`` runs 228 participants.
     """
 
     name: str
     n_participants: int
     n_folds: int
+    n_seeds: int
+    jobs: int
 
 
-PROFILES = {"quick": Profile("quick", 40, 3), "paper": Profile("paper", 228, 5)}
+PROFILES = {
+    "quick": Profile("quick", 96, 5, 3, 2),
+    "paper": Profile("paper", 228, 5, 3, 1),
+}
 #: Notebooks executed by ``dtb reproduce``, in order.
 NOTEBOOKS = (
     "data_overview",
@@ -46,6 +53,7 @@ NOTEBOOKS = (
     "fig3_bold",
     "fig4_targets",
     "fig5_intervention",
+    "targets_truth",
     "controls",
 )
 BOOK_DIR = NOTEBOOK_DIR.parent / "book"
@@ -94,44 +102,11 @@ def build_book() -> Path:
     return html
 
 
-def reproduce(
-    profile: str = "quick",
-    data: Path | str | None = None,
-    out: Path | str = "results",
-    participants: int | None = None,
-    seed: int = 0,
-    device: str = "auto",
-    book: bool = True,
-) -> Path:
-    """Run the reproduction; return the profile's output folder.
-
-    Parameters
-    ----------
-    profile : {"quick", "paper"}
-    data : path-like, optional
-        A TCP-layout dataset. Default: a synthetic cohort written under ``out``.
-    out : path-like
-        Results root; the profile writes to ``out/<profile>``.
-    participants : int, optional
-        Synthetic cohort size (default: the profile's).
-    seed : int
-        Seed of the synthetic cohort.
-    device : {"auto", "cpu", "cuda"}
-        Where the suite trains.
-    book : bool
-        Build the Jupyter Book at the end.
-    """
+def _data_stage(run_dir: Path, stamps: Path, prof: Profile, data, participants, seed):
+    """Synthesise (unless ``data``), check, prepare and compute the events-only baselines."""
     from dtb.baselines import behavioural_baselines
     from dtb.data.check import check_dataset
     from dtb.data.prepare import PrepareConfig, prepare
-
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
-    prof = PROFILES[profile]
-    run_dir = Path(out).resolve() / profile
-    stamps = run_dir / ".stamps"
-    stamps.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
 
     if data is None:
         from dtb.data.synth import synthesize
@@ -158,40 +133,86 @@ def reproduce(
 
     cache = prepare(root, run_dir / "cache", PrepareConfig(), progress=True)
     _log(f"prepared cohort: {cache}")
-
     baselines_path = run_dir / "baselines.json"
     key = sha256_file(cache)[:32]
     if not (_stamp_ok(stamps / "baselines.json", key) and baselines_path.is_file()):
         write_json(baselines_path, behavioural_baselines(root))
         write_json(stamps / "baselines.json", {"key": key})
+    return root, cache, baselines_path, key
 
-    from dtb.suite import run_suite
 
-    suite_dir = run_dir / "suite"
-    _log(f"protocols and controls ({prof.n_folds} zero-shot folds) into {suite_dir}")
-    run_suite(cache, suite_dir, profile=profile, n_folds=prof.n_folds, device=device, progress=True)
-    key = hashlib.sha256((key + sha256_file(suite_dir / "suite.tsv")).encode()).hexdigest()[:32]
+def _chain(key: str, *parts: str) -> str:
+    return hashlib.sha256((key + "".join(parts)).encode()).hexdigest()[:32]
 
+
+def _intervention(todo: list, stamp: Path, key: str, run: Path, dest: Path, cfg, device) -> None:
+    """Add one intervention to ``todo`` unless its stamp says it is current."""
+    if _stamp_ok(stamp, key) and (dest / "intervention.json").is_file():
+        return
+    call = {"run_dir": str(run), "out": str(dest), "cfg": cfg, "device": device}
+    todo.append(({**call, "progress": False}, stamp, key))
+
+
+def _interventions_stage(run_dir, stamps, prof, profile, cache, suite_dir, key, device, jobs):
+    """Interventions (full, on the profile's design), seeds and their targets, stability.
+
+    Returns the key of everything written.
+    """
+    from dataclasses import replace
+
+    from dtb.config import TrainConfig
+    from dtb.encoders import ENCODERS
     from dtb.intervene import INDICATORS, InterveneConfig, intervene
+    from dtb.parallel import map_jobs, train_runs
+    from dtb.stability import target_stability
 
-    iv_dir = run_dir / "intervene"
+    own = TrainConfig.for_profile(profile).fc_encoder
+    designs = {own: suite_dir / "paper" / "run"}
+    designs.update({e: suite_dir / f"{e}-paper" / "run" for e in ENCODERS if e != own})
+    seed_runs, plans = {}, []
+    for design, first in designs.items():
+        seed_runs[design] = [first]
+        for s in range(1, prof.n_seeds):
+            run = run_dir / "seeds" / design / f"seed-{s}"
+            cfg = TrainConfig.for_profile(
+                profile, fc_encoder=design, protocol="paper", n_folds=prof.n_folds, seed=s
+            )
+            plans.append((run, cfg))
+            seed_runs[design].append(run)
+    _log(f"{len(plans)} more paper-protocol runs: seeds 1..{prof.n_seeds - 1} of each design")
+    train_runs(cache, plans, device=device, jobs=jobs, progress=True)
+
+    todo, folders = [], {}
     for indicator in INDICATORS:
-        iv_cfg = InterveneConfig(indicator=indicator)
-        iv_key = hashlib.sha256((key + hash_config(iv_cfg)).encode()).hexdigest()[:32]
-        dest = iv_dir / indicator
-        if (
-            _stamp_ok(stamps / f"intervene-{indicator}.json", iv_key)
-            and (dest / "intervention.json").is_file()
-        ):
-            _log(f"intervention ({indicator}) unchanged")
-            continue
-        _log(f"virtual intervention ({indicator}) into {dest}")
-        intervene(suite_dir / "paper" / "run", dest, iv_cfg, device=device, progress=True)
-        write_json(stamps / f"intervene-{indicator}.json", {"key": iv_key})
-    key = hashlib.sha256(
-        (key + "".join(sha256_file(iv_dir / i / "intervention.json") for i in INDICATORS)).encode()
-    ).hexdigest()[:32]
+        full = InterveneConfig(indicator=indicator)
+        dest = run_dir / "intervene" / indicator
+        stamp = stamps / f"intervene-{indicator}.json"
+        _intervention(todo, stamp, _chain(key, hash_config(full)), designs[own], dest, full, device)
+        cfg = replace(full, targets_only=True)
+        for design, runs in seed_runs.items():
+            folders[(design, indicator)] = [dest] if design == own else []
+            for k, run in enumerate(runs):
+                if design == own and k == 0:
+                    continue  # the full intervention above is this seed's
+                target = run_dir / "targets" / design / f"seed-{k}" / indicator
+                run_key = _chain(key, hash_config(cfg), sha256_file(run / "run.json"))
+                stamp = stamps / f"targets-{design}-{k}-{indicator}.json"
+                _intervention(todo, stamp, run_key, run, target, cfg, device)
+                folders[(design, indicator)].append(target)
+    _log(f"{len(todo)} intervention(s) to run ({len(INDICATORS)} indicators, both designs)")
+    map_jobs(intervene, [c for c, _, _ in todo], jobs=jobs, progress=True, desc="interventions")
+    for _, stamp, ckey in todo:  # stamped once all are written
+        write_json(stamp, {"key": ckey})
+    parts = []
+    for (design, indicator), dirs in folders.items():
+        result = target_stability(dirs, run_dir / "stability" / f"{design}-{indicator}")
+        parts.append(json.dumps(result, sort_keys=True))
+    return _chain(key, *parts)
 
+
+def _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, key) -> None:
+    """Execute the figure notebooks whose inputs changed."""
+    iv_dir = run_dir / "intervene"
     fig_dir = run_dir / "figures"
     common = {"fig_dir": str(fig_dir), "profile": profile}
     parameters = {
@@ -204,12 +225,15 @@ def reproduce(
         "fig2_rt": {
             "eval_dir": str(suite_dir / "paper" / "eval"),
             "baselines": str(baselines_path),
+            "suite_dir": str(suite_dir),
         },
         "fig3_bold": {"eval_dir": str(suite_dir / "paper" / "eval")},
         "fig4_targets": {"intervene_dir": str(iv_dir)},
         "fig5_intervention": {"intervene_dir": str(iv_dir)},
+        "targets_truth": {"results_dir": str(run_dir)},
         "controls": {"suite_dir": str(suite_dir), "baselines": str(baselines_path)},
     }
+    stamps = run_dir / ".stamps"
     for name in NOTEBOOKS:
         params = {**parameters[name], **common}
         src = NOTEBOOK_DIR / f"{name}.py"
@@ -226,9 +250,66 @@ def reproduce(
         execute_notebook(src, dest, params, cwd=NOTEBOOK_DIR)
         write_json(stamps / f"nb-{name}.json", {"key": nb_key})
 
+
+def reproduce(
+    profile: str = "quick",
+    data: Path | str | None = None,
+    out: Path | str = "results",
+    participants: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    book: bool = True,
+    jobs: int | None = None,
+) -> Path:
+    """Run the reproduction; return the profile's output folder.
+
+    Parameters
+    ----------
+    profile : {"quick", "paper"}
+    data : path-like, optional
+        A TCP-layout dataset. Default: a synthetic cohort written under ``out``.
+    out : path-like
+        Results root; the profile writes to ``out/<profile>``.
+    participants : int, optional
+        Synthetic cohort size (default: the profile's).
+    seed : int
+        Seed of the synthetic cohort.
+    device : {"auto", "cpu", "cuda"}
+        Where the suite trains.
+    book : bool
+        Build the Jupyter Book at the end.
+    jobs : int, optional
+        Runs and interventions at once on a CPU (default: the profile's, at most the cores).
+    """
+    import os
+
+    from dtb.suite import run_suite
+
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
+    prof = PROFILES[profile]
+    jobs = jobs or max(1, min(prof.jobs, os.cpu_count() or 1))
+    run_dir = Path(out).resolve() / profile
+    stamps = run_dir / ".stamps"
+    stamps.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    root, cache, baselines_path, key = _data_stage(run_dir, stamps, prof, data, participants, seed)
+    suite_dir = run_dir / "suite"
+    _log(f"protocols, controls and designs ({prof.n_folds} zero-shot folds) into {suite_dir}")
+    run_suite(
+        cache,
+        suite_dir,
+        profile=profile,
+        n_folds=prof.n_folds,
+        device=device,
+        jobs=jobs,
+        progress=True,
+    )
+    key = _chain(key, sha256_file(suite_dir / "suite.tsv"))
+    key = _interventions_stage(run_dir, stamps, prof, profile, cache, suite_dir, key, device, jobs)
+    _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, key)
     if book:
         build_book()
-
     write_json(
         run_dir / "reproduce.json",
         {

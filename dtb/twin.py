@@ -58,8 +58,8 @@ class DigitalTwin:
 
     Parameters
     ----------
-    network : dtb.train.Network
-        A trained network (``dtb.train.network_from_checkpoint``).
+    network : dtb.network.Network
+        A trained network (``dtb.network.network_from_checkpoint``).
     fc : torch.Tensor, shape (n_fc,)
         Raw Fisher-z FC vector of the participant.
     weights : torch.Tensor, shape (P,), optional

@@ -219,6 +219,37 @@ fig.tight_layout()
 paths = save_figure(fig, fig_dir, "fig5_fc_treatment", fc_numbers)
 
 # %% [markdown]
+# ## Against a null: is the effect specific to the targets?
+# Any large edit of a twin's weights or FC can move its outputs. Each treatment is therefore
+# repeated on a null: the weight-space shift along a random direction of the same norm, and the
+# FC edit of as many random edges (same amounts and signs, several draws, none of them a
+# target). The table gives the mean change of the indicator and of the other domain (speed edit
+# -> amygdala t, affect edit -> RT) in SD of the untreated values, for the treatment and the
+# null, and their difference (the specific effect; negative lowers).
+
+# %%
+spec_rows = {}
+for ind in INDICATORS:
+    s = res[ind]["summary"]
+    for label, block in (
+        ("weights: direction vs random direction", s["treatment"].get("random_direction")),
+        ("FC: targets vs random edges", s["fc_treatment"].get("specific")),
+    ):
+        for column, v in (block or {}).items():
+            if v is None:
+                continue
+            spec_rows[(ind, label, column)] = {
+                "treatment (SD)": v["treatment"],
+                "null (SD)": v["null"],
+                "specific (SD)": v["specific"],
+                "null draws": len(v["null_draws"]),
+            }
+if spec_rows:
+    display(pd.DataFrame(spec_rows).T.round(3))  # noqa: F821
+else:
+    print("no null was drawn (null_draws = 0 or no targets)")
+
+# %% [markdown]
 # ## Clinical check
 # The latent of each twin against every phenotype measure of the dataset (Pearson r,
 # Benjamini-Hochberg FDR over all measures). The paper found the speed latent related to

@@ -23,7 +23,7 @@ def run_without_one_stroop(tmp_path_factory, synth_root):
     run = train(
         cache,
         root.parent / "run",
-        TrainConfig.for_profile("quick", max_epochs=1),
+        TrainConfig.for_profile("quick", max_epochs=1, fc_components=2),
         device="cpu",
         progress=False,
     )

@@ -40,7 +40,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
         entries=[Entry("paper", "paper"), Entry("zero-shot-shuffle-4", "zero-shot", "shuffle", 4)],
         n_folds=2,
         device="cpu",
-        train_overrides={"max_epochs": 1},
+        train_overrides={"max_epochs": 1, "fc_components": 2},
         progress=False,
     )
     return {
@@ -90,8 +90,20 @@ def test_training_curves_show_the_run_record(inputs, tmp_path):
 
 
 def test_fig2_shows_the_evaluated_rt_and_the_baselines(inputs, tmp_path):
-    fig_dir = _execute("fig2_rt", tmp_path, eval_dir=inputs["eval"], baselines=inputs["baselines"])
+    fig_dir = _execute(
+        "fig2_rt",
+        tmp_path,
+        eval_dir=inputs["eval"],
+        baselines=inputs["baselines"],
+        suite_dir=inputs["suite"],
+    )
     numbers = _saved(fig_dir, "fig2_rt")
+    # unseen participants: the ridge peer's rows of suite.tsv, drawn as they are
+    zero_shot = _saved(fig_dir, "fig2_zero_shot")["sources"]
+    suite = pd.read_csv(inputs["suite"] / "suite.tsv", sep="\t")
+    for row in suite[suite["entry"] == "ridge"].itertuples():
+        shown = zero_shot["ridge peer"].get(row.task)
+        assert _same(None if shown is None else shown["r"], row.r)
     metrics = json.loads((inputs["eval"] / "metrics.json").read_text())["behaviour"]
     base = json.loads(inputs["baselines"].read_text())["tasks"]
     beh = pd.read_csv(inputs["eval"] / "behaviour.tsv", sep="\t")
@@ -155,8 +167,8 @@ def test_controls_table_is_the_suite_joined_with_the_baselines(inputs, tmp_path)
     numbers = _saved(fig_dir, "controls")
     suite = pd.read_csv(inputs["suite"] / "suite.tsv", sep="\t")
     base = json.loads(inputs["baselines"].read_text())["tasks"]
-    assert numbers["entries"] == ["paper", "zero-shot-shuffle-4"]
-    assert len(numbers["rows"]) == len(suite) == 4
+    assert numbers["entries"] == ["paper", "zero-shot-shuffle-4", "ridge"]
+    assert len(numbers["rows"]) == len(suite) == 6
     for row, expected in zip(numbers["rows"], suite.to_dict(orient="records"), strict=True):
         for key, value in expected.items():
             assert _same(row[key], value), (row["entry"], row["task"], key)
@@ -230,3 +242,53 @@ def test_fig5_shows_the_treatment_written_by_intervene(interventions, tmp_path):
                 got, ref = fc_shown[ind][edit], s["fc_treatment"][edit][col]
                 assert got["mean_change"] == pytest.approx(ref["mean_change"], rel=1e-6)
                 assert got["fraction_lowered"] == pytest.approx(ref["fraction_lowered"], rel=1e-6)
+
+
+def test_targets_page_shows_recovery_and_seed_agreement(inputs, interventions, tmp_path):
+    """Two seeds of the paper run, their targets, their agreement, drawn by the targets page."""
+    import shutil
+
+    from dtb.train import TrainConfig, train
+
+    results = tmp_path / "results"
+    shutil.copytree(inputs["suite"], results / "suite")
+    cache = json.loads((inputs["run"] / "run.json").read_text())["cache"]
+    # enough steps (32) for a twin that presses buttons, so that its speed indicator exists
+    cfg = TrainConfig.for_profile(
+        "quick", max_epochs=4, participants_per_batch=2, fc_components=2, n_folds=2, seed=1
+    )
+    seed1 = train(cache, tmp_path / "seed-1", cfg, device="cpu", progress=False)
+    folders = []
+    for k, run in enumerate((inputs["run"], seed1)):
+        out = results / "targets" / f"seed-{k}"
+        argv = ["intervene", str(run), "--indicator", "speed", "--out", str(out)]
+        assert main([*argv, "--copies", "2", "--targets-only", "--quiet"]) == 0
+        assert not (out / "dose_response.tsv").exists()  # targets only
+        folders.append(str(out))
+    stab = results / "stability" / "pca-speed"
+    assert main(["targets-stability", *folders, "--out", str(stab)]) == 0
+    fig_dir = _execute("targets_truth", tmp_path, results_dir=results)
+    shown = _saved(fig_dir, "targets_truth")
+    st = json.loads((stab / "stability.json").read_text())
+    m = shown["maps"]["pca-speed"]
+    assert m["spearman"] == [p["spearman"] for p in st["pairs"]]
+    assert m["seeds"] == [0, 1]
+    assert m["twin_auc_abs"] == [r["recovery"]["twin"]["auc_abs"] for r in st["runs"]]
+    assert m["ridge_auc_abs"] == st["runs"][0]["recovery"]["ridge"]["auc_abs"]
+    # the twin's AUC, recomputed from edges.tsv (i, j, score) and the synthetic truth alone
+    from sklearn.metrics import roc_auc_score
+
+    from dtb.data.prepare import load_prepared
+    from dtb.data.synth import read_truth
+
+    truth = read_truth(load_prepared(cache).meta["root"])
+    planted = {
+        (int(i), int(j))
+        for block in truth["planted_edges"]
+        if block["trait"] == "speed"
+        for i, j in block["edges"]
+    }
+    edges = pd.read_csv(Path(folders[1]) / "edges.tsv", sep="\t", keep_default_na=False)
+    label = [(i, j) in planted for i, j in zip(edges["i"], edges["j"], strict=True)]
+    auc = roc_auc_score(label, edges["score"].abs())
+    assert m["twin_auc_abs"][1] == pytest.approx(auc, rel=1e-9)
