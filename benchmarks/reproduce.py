@@ -5,7 +5,7 @@ into a temporary folder (so uncommitted changes are not measured), runs ``make r
 twice and prints the wall time of each run and the peak resident memory of the largest process
 (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``). The first run includes creating the virtual
 environment and installing the package (from pip's cache when it is warm). Targets: under
-15 minutes and 4 GB for the first run, under 2 minutes for the second.
+10 minutes and 4 GB for the first run, under 2 minutes for the second.
 """
 
 from __future__ import annotations

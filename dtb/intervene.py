@@ -24,7 +24,6 @@ Steps, each a function with a typed result, run in order by :func:`intervene`:
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -192,22 +191,8 @@ def amygdala_index(model_cfg) -> int:
     return names.index(AMYGDALA)
 
 
-@functools.lru_cache(maxsize=1024)
-def _faces_design(trials: bytes, shape: tuple[int, int], n_volumes: int):
-    """Design and face > shape contrast of a whole Faces run, built once per trial table.
-
-    Every dose and edit re-simulates the same runs, and nilearn's design matrix costs tens of
-    milliseconds: cached by the trial table's bytes.
-    """
-    from dtb.glm import contrast_vector, design_matrix
-
-    table = np.frombuffer(trials, dtype=np.float64).reshape(shape)
-    design = design_matrix(table, np.arange(n_volumes) * TR, "faces")
-    return design.to_numpy(), contrast_vector(design, "faces")
-
-
 def _twin_row(twin: DigitalTwin, cohort: PreparedCohort, i: int, amy: int | None) -> dict:
-    from dtb.glm import first_level_t
+    from dtb.glm import contrast_vector, design_matrix, first_level_t
 
     row: dict = {}
     for task in TASK_NAMES:
@@ -228,8 +213,8 @@ def _twin_row(twin: DigitalTwin, cohort: PreparedCohort, i: int, amy: int | None
             row["amygdala_t"] = np.nan
             if amy is not None:
                 bold = sim.bold_at_tr()[:, [amy]]
-                t64 = np.ascontiguousarray(trials, dtype=np.float64)
-                design, contrast = _faces_design(t64.tobytes(), t64.shape, len(bold))
+                design = design_matrix(trials, np.arange(len(bold)) * TR, "faces")
+                contrast = contrast_vector(design, "faces")
                 row["amygdala_t"] = float(first_level_t(bold, design, contrast)[0])
     row["speed"] = (row["rt_faces"] + row["rt_stroop"]) / 2
     return row
@@ -385,7 +370,10 @@ def load_twins(run_dir: Path, cfg: InterveneConfig, device: str) -> tuple[Loaded
             f"{run_dir}: a {tc.control!r} control run; interventions need a run with control "
             "'none' (its twins are generated from each participant's own FC)"
         )
-    amy = amygdala_index(mc) if cfg.indicator == "affect" else _optional_amygdala(mc)
+    if cfg.indicator == "affect":
+        amy = amygdala_index(mc)
+    else:  # the other domain, unless only the targets are asked for
+        amy = None if cfg.targets_only else _optional_amygdala(mc)
     rows = np.flatnonzero(cohort["faces_present"] & cohort["stroop_present"])
     if len(rows) < 3:
         raise ValueError(f"{len(rows)} participants have both tasks: an intervention needs 3+")
@@ -631,7 +619,8 @@ def truth_recovery(
     lower = LOWER_TRAIT_SIGN[cfg.indicator]
     planted, signs = truth["edges"], truth["signs"]
     out = {"twin": planted_recovery(edges, planted, signs, lower)}
-    observed = participant_targets(twins.cohort).iloc[twins.rows]
+    observed = participant_targets(twins.cohort, amygdala=cfg.indicator == "affect")
+    observed = observed.iloc[twins.rows]
     if cfg.indicator == "speed":
         y = observed[["rt_faces", "rt_stroop"]].mean(axis=1, skipna=False).to_numpy()
     else:

@@ -29,6 +29,12 @@ def finished(run: Path) -> bool:
     )
 
 
+def _expected_cost(cfg: TrainConfig) -> float:
+    """Rough relative cost of a run, to start the longest ones first."""
+    dense = 3.0 if cfg.fc_encoder == "dense" and cfg.control != "direct-input" else 1.0
+    return dense * (0.8 if cfg.protocol == "zero-shot" else 1.0) * cfg.max_epochs
+
+
 def _init_worker(threads: int) -> None:
     import torch
 
@@ -95,6 +101,7 @@ def train_runs(
     from dtb.network import resolve_device
 
     todo = [(Path(r), c) for r, c in runs if not finished(Path(r))]
+    todo.sort(key=lambda rc: -_expected_cost(rc[1]))  # longest first: the pool ends together
     if resolve_device(device).type == "cuda":
         jobs = 1
     calls = [

@@ -153,6 +153,37 @@ def _intervention(todo: list, stamp: Path, key: str, run: Path, dest: Path, cfg,
     todo.append(({**call, "progress": False}, stamp, key))
 
 
+def seed_plans(run_dir: Path, prof: Profile, profile: str, suite_dir: Path):
+    """The paper-protocol runs of every design and seed.
+
+    Seed 0 of a design is its suite run (``paper``, or ``<design>-paper`` for the other
+    design); seeds 1..n-1 are trained under ``run_dir/seeds/<design>/seed-<s>``.
+
+    Returns
+    -------
+    runs : dict of str to list of Path
+        Per design, its run folders in seed order.
+    plans : list of (Path, TrainConfig)
+        The runs to train beyond the suite's.
+    """
+    from dtb.config import TrainConfig
+    from dtb.encoders import ENCODERS
+
+    own = TrainConfig.for_profile(profile).fc_encoder
+    runs = {own: [suite_dir / "paper" / "run"]}
+    runs.update({e: [suite_dir / f"{e}-paper" / "run"] for e in ENCODERS if e != own})
+    plans = []
+    for design in runs:
+        for s in range(1, prof.n_seeds):
+            run = run_dir / "seeds" / design / f"seed-{s}"
+            cfg = TrainConfig.for_profile(
+                profile, fc_encoder=design, protocol="paper", n_folds=prof.n_folds, seed=s
+            )
+            plans.append((run, cfg))
+            runs[design].append(run)
+    return runs, plans
+
+
 def _interventions_stage(run_dir, stamps, prof, profile, cache, suite_dir, key, device, jobs):
     """Interventions (full, on the profile's design), seeds and their targets, stability.
 
@@ -161,33 +192,20 @@ def _interventions_stage(run_dir, stamps, prof, profile, cache, suite_dir, key, 
     from dataclasses import replace
 
     from dtb.config import TrainConfig
-    from dtb.encoders import ENCODERS
     from dtb.intervene import INDICATORS, InterveneConfig, intervene
     from dtb.parallel import map_jobs, train_runs
     from dtb.stability import target_stability
 
+    seed_runs, plans = seed_plans(run_dir, prof, profile, suite_dir)
+    train_runs(cache, plans, device=device, jobs=jobs, progress=True)  # done with the suite
     own = TrainConfig.for_profile(profile).fc_encoder
-    designs = {own: suite_dir / "paper" / "run"}
-    designs.update({e: suite_dir / f"{e}-paper" / "run" for e in ENCODERS if e != own})
-    seed_runs, plans = {}, []
-    for design, first in designs.items():
-        seed_runs[design] = [first]
-        for s in range(1, prof.n_seeds):
-            run = run_dir / "seeds" / design / f"seed-{s}"
-            cfg = TrainConfig.for_profile(
-                profile, fc_encoder=design, protocol="paper", n_folds=prof.n_folds, seed=s
-            )
-            plans.append((run, cfg))
-            seed_runs[design].append(run)
-    _log(f"{len(plans)} more paper-protocol runs: seeds 1..{prof.n_seeds - 1} of each design")
-    train_runs(cache, plans, device=device, jobs=jobs, progress=True)
-
     todo, folders = [], {}
     for indicator in INDICATORS:
         full = InterveneConfig(indicator=indicator)
         dest = run_dir / "intervene" / indicator
         stamp = stamps / f"intervene-{indicator}.json"
-        _intervention(todo, stamp, _chain(key, hash_config(full)), designs[own], dest, full, device)
+        own_run = seed_runs[own][0]
+        _intervention(todo, stamp, _chain(key, hash_config(full)), own_run, dest, full, device)
         cfg = replace(full, targets_only=True)
         for design, runs in seed_runs.items():
             folders[(design, indicator)] = [dest] if design == own else []
@@ -210,8 +228,10 @@ def _interventions_stage(run_dir, stamps, prof, profile, cache, suite_dir, key, 
     return _chain(key, *parts)
 
 
-def _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, key) -> None:
-    """Execute the figure notebooks whose inputs changed."""
+def _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, key, jobs) -> None:
+    """Execute the figure notebooks whose inputs changed, ``jobs`` at a time."""
+    from dtb.parallel import map_jobs
+
     iv_dir = run_dir / "intervene"
     fig_dir = run_dir / "figures"
     common = {"fig_dir": str(fig_dir), "profile": profile}
@@ -234,6 +254,7 @@ def _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, k
         "controls": {"suite_dir": str(suite_dir), "baselines": str(baselines_path)},
     }
     stamps = run_dir / ".stamps"
+    todo = []
     for name in NOTEBOOKS:
         params = {**parameters[name], **common}
         src = NOTEBOOK_DIR / f"{name}.py"
@@ -242,12 +263,14 @@ def _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, k
         h.update(sha256_file(src).encode())
         h.update(json.dumps(params, sort_keys=True).encode())
         h.update(key.encode())
-        nb_key = h.hexdigest()
-        if _stamp_ok(stamps / f"nb-{name}.json", nb_key) and dest.is_file():
+        if _stamp_ok(stamps / f"nb-{name}.json", h.hexdigest()) and dest.is_file():
             _log(f"notebook {name} unchanged")
             continue
-        _log(f"executing notebook {name}")
-        execute_notebook(src, dest, params, cwd=NOTEBOOK_DIR)
+        todo.append((name, h.hexdigest(), {"source": src, "dest": dest, "parameters": params}))
+    _log(f"executing {len(todo)} notebook(s): {', '.join(name for name, _, _ in todo)}")
+    calls = [{**call, "cwd": NOTEBOOK_DIR} for _, _, call in todo]
+    map_jobs(execute_notebook, calls, jobs=jobs, progress=True, desc="notebooks")
+    for name, nb_key, _ in todo:
         write_json(stamps / f"nb-{name}.json", {"key": nb_key})
 
 
@@ -303,11 +326,12 @@ def reproduce(
         n_folds=prof.n_folds,
         device=device,
         jobs=jobs,
+        extra_runs=tuple(seed_plans(run_dir, prof, profile, suite_dir)[1]),
         progress=True,
     )
     key = _chain(key, sha256_file(suite_dir / "suite.tsv"))
     key = _interventions_stage(run_dir, stamps, prof, profile, cache, suite_dir, key, device, jobs)
-    _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, key)
+    _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, key, jobs)
     if book:
         build_book()
     write_json(

@@ -56,8 +56,15 @@ class RidgeConfig:
     )
 
 
-def participant_targets(cohort: PreparedCohort) -> pd.DataFrame:
+def participant_targets(cohort: PreparedCohort, *, amygdala: bool = True) -> pd.DataFrame:
     """Each participant's observed test-part measures, the peer's targets.
+
+    Parameters
+    ----------
+    cohort : PreparedCohort
+    amygdala : bool
+        Fit the GLM for the amygdala t (NaN without it: the behavioural targets alone are
+        cheap).
 
     Returns
     -------
@@ -85,7 +92,7 @@ def participant_targets(cohort: PreparedCohort) -> pd.DataFrame:
         present = bool(cohort["faces_present"][i])
         bold.append(cohort["faces_bold"][i][t0:t1:UPSAMPLE] if present else None)
         trials_faces.append(trials_in_part(cohort["faces_trials"][i], t0, t1))
-    if any(b is not None for b in bold):
+    if amygdala and any(b is not None for b in bold):
         n_vol = next(b for b in bold if b is not None).shape[0]
         frames = (t0 // UPSAMPLE + np.arange(n_vol)) * TR
         maps = participant_maps(bold, trials_faces, frames, "faces")

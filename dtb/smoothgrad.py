@@ -44,7 +44,9 @@ def smoothgrad(
         Copies per gradient pass: memory grows with ``chunk``, not with the cohort
         (``chunk x (n_fc + P)`` floats plus the hypernetwork's activations).
     rng : numpy.random.Generator
-        Source of the noise.
+        Source of the noise: it draws one seed per participant and copy, and each copy's
+        noise comes from torch's generator with that seed (about twice as fast as numpy's
+        normal draws, and the same whatever ``chunk`` is).
 
     Returns
     -------
@@ -62,14 +64,23 @@ def smoothgrad(
     device = network.fc_mean.device
     u = projection.to(device=device, dtype=torch.float32)
     total = torch.zeros(fc.shape[1], dtype=torch.float64, device=device)
+    seeds = rng.integers(0, 2**63 - 1, size=(len(fc), copies))
+    gen = torch.Generator()
     network.eval()
-    for row in tqdm(fc, desc="SmoothGrad", disable=not progress):
+    for row, row_seeds in zip(
+        tqdm(fc, desc="SmoothGrad", disable=not progress), seeds, strict=True
+    ):
         base = torch.from_numpy(row).to(device)
         sd = float(row.std())
         done = 0
         while done < copies:
             k = min(chunk, copies - done)
-            eps = torch.from_numpy(rng.standard_normal((k, fc.shape[1]), dtype=np.float32))
+            eps = torch.stack(
+                [
+                    torch.randn(fc.shape[1], generator=gen.manual_seed(int(s)))
+                    for s in row_seeds[done : done + k]
+                ]
+            )
             x = (base + noise * sd * eps.to(device)).requires_grad_(True)
             z = hyper(network.normalise(x)) @ u
             (grad,) = torch.autograd.grad(z.sum(), x)

@@ -40,6 +40,13 @@
 #   receives the FC compressed to its leading principal components (fitted on the training
 #   participants) as extra constant inputs (paper: RT r about 0).
 #
+# **Designs** (column `design`): `pca`, the recommended FC encoder, and `dense`, the paper's first
+# layer over all edges (entries prefixed with the other design's name), trained and evaluated the
+# same way. **The ridge peer** (entry `ridge`): ridge regression from the same FC to each
+# participant's test-part mean RT, zero-shot on the same folds, the penalty chosen inside each
+# fold (connectome-based prediction, the field's standard); it predicts RT only, so it has no
+# concordance.
+#
 # **Baselines** from the events alone: the own-mean RT (a participant's training-part mean RT
 # predicts the test part; r about 0.9 on the real events), the group-mean RT (every participant
 # predicted by the others' mean: no individual information, its error is the floor any model

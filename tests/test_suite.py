@@ -9,7 +9,9 @@ def test_suite_entries_cover_every_protocol_and_control():
     assert names[:2] == ["paper", "zero-shot"]
     assert {"zero-shot-shuffle-1", "zero-shot-shuffle-76", "zero-shot-shuffle-114"} <= set(names)
     assert {"zero-shot-direct-input", "paper-direct-input", "paper-shuffle-114"} <= set(names)
-    assert [e.shift for e in suite_entries(40, "quick") if e.control == "shuffle"] == [20, 20]
+    quick = suite_entries(40, "quick")
+    assert [(e.protocol, e.shift) for e in quick if e.control == "shuffle"] == [("paper", 20)]
+    assert [e.protocol for e in quick if e.control == "direct-input"] == ["paper"]
     # both designs: the paper's dense encoder beside the recommended pca one
     assert {"dense-paper", "dense-zero-shot"} <= {e.name for e in suite_entries(40, "quick")}
     assert {"pca-paper", "pca-zero-shot"} <= set(names)
