@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 from dtb.encoders import ENCODERS
 from dtb.model import ModelConfig
-from dtb.protocols import CONTROLS, PROTOCOLS
+from dtb.protocols import CONTROLS, PROTOCOLS, training_split
 
 _PAPER_OPTIMISER = {
     # Adam at the rate of the authors' reduced code, no decay; the dense first layer sees
@@ -171,6 +171,20 @@ class TrainConfig:
             n_fc=n_fc,
             fc_encoder=self.fc_encoder,
             fc_components=self.fc_components,
+        )
+
+    def participant_split(self, n: int):
+        """Training rows and whole-participant validation rows (or None) of ``n`` people.
+
+        :func:`dtb.protocols.training_split` with this run's protocol, fold and seed.
+        """
+        return training_split(
+            self.protocol,
+            n,
+            fold=self.fold,
+            n_folds=self.n_folds,
+            seed=self.seed,
+            val_fraction=self.val_participants,
         )
 
     def validate(self) -> None:

@@ -763,31 +763,14 @@ def intervene(
     )
     tables = {}
     if not cfg.targets_only:
-        weight = weight_treatment(twins, pre, direction, cfg, progress)
-        edits = _fc_edits(twins, edges, truth, cfg, len(parcels))
-        tables["fc_treatment.tsv"], summary["fc_treatment"] = fc_treatment(
-            twins, pre, edits, cfg, progress
-        )
         pheno_dir = Path(phenotype) if phenotype is not None else run.root / "phenotype"
-        clinical = _clinical(twins, direction, pheno_dir)
-        summary["dose_response"] = json.loads(
-            weight.dose.groupby("alpha")[[*MEASURE_COLUMNS, "effect", "cross_effect"]]
-            .mean()
-            .reset_index()
-            .to_json(orient="records")
+        treated = _treatments(
+            twins, pre, direction, edges, truth, cfg, len(parcels), pheno_dir, progress
         )
-        summary["treatment"] = weight.summary
-        summary["clinical"] = {
-            "phenotype": str(pheno_dir) if len(clinical) else None,
-            "n_measures": int(len(clinical)),
-            "n_significant_fdr": int(clinical["significant"].sum()) if len(clinical) else 0,
-            "top": json.loads(clinical.head(5).to_json(orient="records")),
-        }
-        participants["indicator_post"] = weight.treated[col]
-        participants["effect"] = weight.treated["effect"]
-        participants["cross_effect"] = weight.treated["cross_effect"]
-        tables["dose_response.tsv"] = weight.dose
-        tables["clinical.tsv"] = clinical
+        summary.update(treated.summary)
+        tables.update(treated.tables)
+        for name in ("indicator_post", "effect", "cross_effect"):
+            participants[name] = treated.participants[name]
     if truth is not None:
         participants["trait"] = participants["participant"].map(truth["traits"])
         tr = participants["trait"].to_numpy(dtype=float)
@@ -808,6 +791,55 @@ def intervene(
     if "x" in parcels.columns:
         tables["regions.tsv"] = parcels.reset_index(names="index")
     return _write_outputs(out, tables, direction, summary)
+
+
+@dataclass
+class Treatments:
+    """What the treatments add to an intervention: summary blocks, tables, per-twin columns."""
+
+    summary: dict
+    tables: dict
+    participants: pd.DataFrame
+
+
+def _treatments(
+    twins, pre, direction, edges, truth, cfg, n_regions: int, pheno_dir: Path, progress
+) -> Treatments:
+    """The weight-space and FC-space treatments with their nulls, and the clinical check."""
+    col = INDICATOR_COLUMN[cfg.indicator]
+    weight = weight_treatment(twins, pre, direction, cfg, progress)
+    edits = _fc_edits(twins, edges, truth, cfg, n_regions)
+    fc_table, fc_summary = fc_treatment(twins, pre, edits, cfg, progress)
+    clinical = _clinical(twins, direction, pheno_dir)
+    summary = {
+        "dose_response": json.loads(
+            weight.dose.groupby("alpha")[[*MEASURE_COLUMNS, "effect", "cross_effect"]]
+            .mean()
+            .reset_index()
+            .to_json(orient="records")
+        ),
+        "treatment": weight.summary,
+        "fc_treatment": fc_summary,
+        "clinical": {
+            "phenotype": str(pheno_dir) if len(clinical) else None,
+            "n_measures": int(len(clinical)),
+            "n_significant_fdr": int(clinical["significant"].sum()) if len(clinical) else 0,
+            "top": json.loads(clinical.head(5).to_json(orient="records")),
+        },
+    }
+    tables = {
+        "fc_treatment.tsv": fc_table,
+        "dose_response.tsv": weight.dose,
+        "clinical.tsv": clinical,
+    }
+    per_twin = pd.DataFrame(
+        {
+            "indicator_post": weight.treated[col],
+            "effect": weight.treated["effect"],
+            "cross_effect": weight.treated["cross_effect"],
+        }
+    )
+    return Treatments(summary, tables, per_twin)
 
 
 def _write_outputs(out: Path, tables: dict, direction: Direction, summary: dict) -> dict:

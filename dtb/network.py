@@ -18,7 +18,7 @@ from torch import nn
 from dtb.config import TrainConfig
 from dtb.fileio import atomic_path
 from dtb.model import DigitalTwinModel, ModelConfig
-from dtb.protocols import fc_source, training_split
+from dtb.protocols import fc_source
 from dtb.provenance import code_version
 
 #: Version of the checkpoint layout.
@@ -209,14 +209,7 @@ def fitted_participants(config: TrainConfig, cohort) -> list[str]:
     control, the participants whose FC they are given.
     """
     n = len(cohort.participants)
-    train_rows, _ = training_split(
-        config.protocol,
-        n,
-        fold=config.fold,
-        n_folds=config.n_folds,
-        seed=config.seed,
-        val_fraction=config.val_participants,
-    )
+    train_rows, _ = config.participant_split(n)
     src = fc_source(config.control, n, config.shuffle_shift)
     return [cohort.participants[i] for i in src[train_rows]]
 

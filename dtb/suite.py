@@ -144,36 +144,7 @@ def run_suite(
         jobs=jobs,
         progress=progress,
     )
-    calls = [
-        {
-            "run_dirs": [run for run, _ in plans[e.name]],
-            "out": out / e.name / "eval",
-            "device": "cpu",
-            "progress": progress and jobs == 1,
-        }
-        for e in entries
-    ]
-    evaluated = map_jobs(evaluate, calls, jobs=jobs, progress=progress, desc="evaluation")
-    rows = []
-    for e, metrics in zip(entries, evaluated, strict=True):
-        cfg = plans[e.name][0][1]
-        for task, m in metrics["behaviour"].items():
-            rows.append(
-                {
-                    "entry": e.name,
-                    "design": cfg.fc_encoder,
-                    "protocol": e.protocol,
-                    "control": e.control,
-                    "shift": e.shift,
-                    "task": task,
-                    "r": m["rt"]["r"],
-                    "ci_low": m["rt"]["ci_low"],
-                    "ci_high": m["rt"]["ci_high"],
-                    "n": m["rt"]["n"],
-                    "rt_mae_s": m["rt_mae_s"],
-                    "concordance": m["concordance_mean"],
-                }
-            )
+    rows = _evaluate_entries(entries, plans, out, jobs=jobs, progress=progress)
     rows.extend(_ridge_rows(cache, n_folds, seed))
     table = pd.DataFrame(rows)
     write_text(out / "suite.tsv", table.to_csv(sep="\t", index=False))
@@ -188,6 +159,40 @@ def run_suite(
         },
     )
     return table
+
+
+def _evaluate_entries(entries, plans, out: Path, *, jobs: int, progress: bool) -> list[dict]:
+    """Evaluate every entry's runs (``jobs`` at a time); one table row per entry and task."""
+    calls = [
+        {
+            "run_dirs": [run for run, _ in plans[e.name]],
+            "out": out / e.name / "eval",
+            "device": "cpu",
+            "progress": progress and jobs == 1,
+        }
+        for e in entries
+    ]
+    evaluated = map_jobs(evaluate, calls, jobs=jobs, progress=progress, desc="evaluation")
+    rows = []
+    for e, metrics in zip(entries, evaluated, strict=True):
+        for task, m in metrics["behaviour"].items():
+            rows.append(
+                {
+                    "entry": e.name,
+                    "design": plans[e.name][0][1].fc_encoder,
+                    "protocol": e.protocol,
+                    "control": e.control,
+                    "shift": e.shift,
+                    "task": task,
+                    "r": m["rt"]["r"],
+                    "ci_low": m["rt"]["ci_low"],
+                    "ci_high": m["rt"]["ci_high"],
+                    "n": m["rt"]["n"],
+                    "rt_mae_s": m["rt_mae_s"],
+                    "concordance": m["concordance_mean"],
+                }
+            )
+    return rows
 
 
 def _ridge_rows(cache: Path, n_folds: int, seed: int) -> list[dict]:

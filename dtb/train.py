@@ -44,7 +44,7 @@ from dtb.network import (
     resolve_device,
     save_checkpoint,
 )
-from dtb.protocols import fc_source, training_split
+from dtb.protocols import fc_source
 from dtb.provenance import code_version
 
 __all__ = [
@@ -302,14 +302,7 @@ def setup_run(
     if not np.isfinite(fc_all).all():
         raise ValueError(f"{cache}: FC holds NaN/Inf")
     model_cfg = config.model_config(fc_all.shape[1])
-    train_rows, val_rows = training_split(
-        config.protocol,
-        n,
-        fold=config.fold,
-        n_folds=config.n_folds,
-        seed=config.seed,
-        val_fraction=config.val_participants,
-    )
+    train_rows, val_rows = config.participant_split(n)
     src = fc_source(config.control, n, config.shuffle_shift)
     rows = train_rows if val_rows is None else np.union1d(train_rows, val_rows)
     table = window_table(cohort, rows, val_rows)
