@@ -274,13 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_cmd_fetch)
 
     s = dsub.add_parser("synth", help="write the ground-truth synthetic cohort in TCP layout")
-    s.add_argument("dest", type=Path)
-    s.add_argument("--participants", type=int, default=40, metavar="N")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("dest", type=Path, help="destination folder (becomes a TCP-layout root)")
+    s.add_argument(
+        "--participants", type=int, default=40, metavar="N", help="number of participants"
+    )
+    s.add_argument("--seed", type=int, default=0, help="seed of the whole cohort")
     s.set_defaults(func=_cmd_synth)
 
     c = dsub.add_parser("check", help="validate a TCP-layout dataset (read-only)")
-    c.add_argument("root", type=Path)
+    c.add_argument("root", type=Path, help="TCP-layout dataset folder")
     c.add_argument("--events-only", action="store_true", help="check only the events files")
     c.add_argument(
         "--allow-missing", action="store_true", help="list missing runs but do not fail on them"
@@ -288,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_check)
 
     pr = sub.add_parser("prepare", help="FC, 80 ms inputs/targets and windows -> one cache file")
-    pr.add_argument("root", type=Path)
+    pr.add_argument("root", type=Path, help="TCP-layout dataset folder")
     pr.add_argument("--out", type=Path, required=True, help="cache folder (outside ROOT)")
     pr.add_argument("--seed", type=int, default=0, help="seed of the face-image codes")
     pr.add_argument("--force", action="store_true", help="rebuild even if the cache is current")
@@ -296,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=_cmd_prepare)
 
     b = sub.add_parser("baselines", help="events-only behavioural baselines")
-    b.add_argument("root", type=Path)
+    b.add_argument("root", type=Path, help="TCP-layout dataset folder (events are enough)")
     b.add_argument("--json", type=Path, required=True, help="output JSON file")
     b.set_defaults(func=_cmd_baselines)
 
@@ -364,9 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="a run folder, or all fold runs of one zero-shot protocol",
     )
-    e.add_argument("--out", type=Path, required=True)
-    e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    e.add_argument("--quiet", action="store_true")
+    e.add_argument("--out", type=Path, required=True, help="results folder")
+    e.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where twins run")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=_cmd_evaluate)
 
     su = sub.add_parser(
