@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         choices=["quick", "paper"],
         default="quick",
-        help="quick: 80 synthetic participants at CPU sizes; paper: the paper's sizes",
+        help="quick: 64 synthetic participants at CPU sizes; paper: the paper's sizes",
     )
     r.add_argument(
         "--data",

@@ -292,6 +292,7 @@ def evaluate(
     device: str = "cpu",
     progress: bool = True,
     bold: bool = True,
+    peer: dict | None = None,
 ) -> dict:
     """Evaluate one run, or the k fold runs of a zero-shot protocol together; write results.
 
@@ -321,7 +322,7 @@ def evaluate(
     }
     first = records[0]["train_config"]
     if all(r["train_config"]["protocol"] == "zero-shot" for r in records):
-        metrics["peer"] = ridge_beside(
+        metrics["peer"] = peer or ridge_beside(
             json.loads((Path(run_dirs[0]) / "run.json").read_text())["cache"],
             n_folds=first["n_folds"],
             seed=first["seed"],

@@ -29,9 +29,8 @@ class Profile:
     """Sizes of one reproduction profile.
 
     ``quick`` keeps the CPU run under 10 minutes yet large enough for zero-shot prediction from
-    FC to mean something: 80 synthetic participants (a plain ridge regression from FC predicts
-    unseen participants' mean RT at r of about 0.75 at that size), 5 zero-shot folds, 3 training
-    seeds per design, runs trained 2 at a time. ``paper`` runs 228 participants.
+    FC to mean something: 64 synthetic participants, 5 zero-shot folds, 3 training seeds per
+    design, runs trained 2 at a time. ``paper`` runs 228 participants.
     """
 
     name: str
@@ -42,7 +41,7 @@ class Profile:
 
 
 PROFILES = {
-    "quick": Profile("quick", 80, 5, 3, 2),
+    "quick": Profile("quick", 64, 5, 3, 2),
     "paper": Profile("paper", 228, 5, 3, 1),
 }
 #: Notebooks executed by ``dtb reproduce``, in order.
