@@ -48,6 +48,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from dtb.figures import save_figure
 
@@ -122,11 +124,15 @@ axes[0].axhline(0.5, color="grey", lw=0.8)
 axes[0].set_ylim(0, 1.05)
 axes[0].set_ylabel("planted-edge ROC AUC of |score|")
 axes[0].set_title("finding the planted edges", fontsize=11)
-for k, design in enumerate(DESIGNS):
-    axes[0].bar([], [], color=f"C{k}", alpha=0.6, label=f"twin, {design} design")
-axes[0].plot([], [], "D", color="black", label="ridge peer")
-axes[0].bar([], [], fill=False, edgecolor="grey", ls="--", label="span ceiling")
-axes[0].legend(fontsize=8, loc="lower left")
+handles = [
+    Patch(facecolor=f"C{k}", alpha=0.6, label=f"twin, {design} design")
+    for k, design in enumerate(DESIGNS)
+]
+handles += [
+    Line2D([], [], marker="D", color="black", ls="", label="ridge peer"),
+    Patch(fill=False, edgecolor="grey", ls="--", label="span ceiling"),
+]
+axes[0].legend(handles=handles, fontsize=8, loc="lower left")
 axes[1].axhline(0, color="grey", lw=0.8)
 axes[1].set_ylim(-1.05, 1.05)
 axes[1].set_ylabel("Spearman r of edge scores, seed pairs")
