@@ -14,8 +14,6 @@ the correlation of mean BOLD per participant x region x task.
 
 from __future__ import annotations
 
-import copy
-import functools
 import json
 from pathlib import Path
 
@@ -269,16 +267,7 @@ def save_bold_timecourses(path: Path, bold: dict, test_start_volume: int) -> Non
 
 
 def ridge_beside(cache: Path | str, *, n_folds: int, seed: int) -> dict:
-    """The ridge peer (:mod:`dtb.ridge`) on the zero-shot folds of ``n_folds`` and ``seed``.
-
-    Computed once per cohort file, folds and seed in a process (the suite asks for it for every
-    zero-shot entry).
-    """
-    return copy.deepcopy(_ridge_cached(str(Path(cache).resolve()), n_folds, seed))
-
-
-@functools.lru_cache(maxsize=8)
-def _ridge_cached(cache: str, n_folds: int, seed: int) -> dict:
+    """The ridge peer (:mod:`dtb.ridge`) on the zero-shot folds of ``n_folds`` and ``seed``."""
     from dtb.ridge import RidgeConfig, ridge_peer
 
     peer = ridge_peer(load_prepared(cache), RidgeConfig(n_folds=n_folds, seed=seed))

@@ -113,7 +113,7 @@ class ModelConfig:
     n_action: int = 3
     n_bold: int = 20
     fc_encoder: str = "dense"
-    fc_components: int = 32
+    fc_components: int = 8
     init_spread: float = 0.5
 
     def __post_init__(self) -> None:
@@ -165,13 +165,12 @@ class ModelConfig:
 
 _PROFILES: dict[str, dict] = {
     "paper": {},
-    "twin": {"fc_encoder": "pca", "fc_components": 16, "init_spread": 0.1},
+    "twin": {"fc_encoder": "pca", "init_spread": 0.1},
     "quick": {
         "hyper_hidden": 64,
         "n_hidden": 64,
         "init_spread": 0.1,
         "fc_encoder": "pca",
-        "fc_components": 16,
     },
 }
 

@@ -183,7 +183,7 @@ def seed_plans(run_dir: Path, prof: Profile, profile: str, suite_dir: Path):
     return runs, plans
 
 
-def _interventions_stage(run_dir, stamps, prof, profile, cache, suite_dir, key, device, jobs):
+def _interventions_stage(run_dir, stamps, profile, seed_runs, key, device, jobs):
     """Interventions (full, on the profile's design), seeds and their targets, stability.
 
     Returns the key of everything written.
@@ -192,11 +192,9 @@ def _interventions_stage(run_dir, stamps, prof, profile, cache, suite_dir, key, 
 
     from dtb.config import TrainConfig
     from dtb.intervene import INDICATORS, InterveneConfig, intervene
-    from dtb.parallel import map_jobs, train_runs
+    from dtb.parallel import map_jobs
     from dtb.stability import target_stability
 
-    seed_runs, plans = seed_plans(run_dir, prof, profile, suite_dir)
-    train_runs(cache, plans, device=device, jobs=jobs, progress=True)  # done with the suite
     own = TrainConfig.for_profile(profile).fc_encoder
     todo, folders = [], {}
     for indicator in INDICATORS:
@@ -317,6 +315,7 @@ def reproduce(
     t0 = time.perf_counter()
     root, cache, baselines_path, key = _data_stage(run_dir, stamps, prof, data, participants, seed)
     suite_dir = run_dir / "suite"
+    seed_runs, seed_extra = seed_plans(run_dir, prof, profile, suite_dir)
     _log(f"protocols, controls and designs ({prof.n_folds} zero-shot folds) into {suite_dir}")
     run_suite(
         cache,
@@ -325,11 +324,11 @@ def reproduce(
         n_folds=prof.n_folds,
         device=device,
         jobs=jobs,
-        extra_runs=tuple(seed_plans(run_dir, prof, profile, suite_dir)[1]),
+        extra_runs=tuple(seed_extra),
         progress=True,
     )
     key = _chain(key, sha256_file(suite_dir / "suite.tsv"))
-    key = _interventions_stage(run_dir, stamps, prof, profile, cache, suite_dir, key, device, jobs)
+    key = _interventions_stage(run_dir, stamps, profile, seed_runs, key, device, jobs)
     _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, key, jobs)
     if book:
         build_book()

@@ -75,12 +75,9 @@ def smoothgrad(
         done = 0
         while done < copies:
             k = min(chunk, copies - done)
-            eps = torch.stack(
-                [
-                    torch.randn(fc.shape[1], generator=gen.manual_seed(int(s)))
-                    for s in row_seeds[done : done + k]
-                ]
-            )
+            eps = torch.empty(k, fc.shape[1])
+            for j, s in enumerate(row_seeds[done : done + k]):
+                eps[j].normal_(generator=gen.manual_seed(int(s)))
             x = (base + noise * sd * eps.to(device)).requires_grad_(True)
             z = hyper(network.normalise(x)) @ u
             (grad,) = torch.autograd.grad(z.sum(), x)
