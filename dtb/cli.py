@@ -1,4 +1,4 @@
-"""The ``dtb`` command line (also ``python -m dtb``).
+"""The dtb command line (also python -m dtb).
 
 Every command prints one clear message and exits non-zero on bad input; long work shows a
 progress bar; results are JSON/TSV files written atomically, never into an input folder.
@@ -220,8 +220,7 @@ def _cmd_stability(args: argparse.Namespace) -> int:
     print(
         f"{r['indicator']} ({r['design']} design), {len(r['runs'])} seeds: Spearman r of the edge "
         f"scores mean {r['spearman_mean']:.3f} (min {r['spearman_min']:.3f}); Jaccard of the "
-        f"target sets mean "
-        + ("n/a" if r["jaccard_mean"] is None else f"{r['jaccard_mean']:.3f}")
+        f"target sets mean " + ("n/a" if r["jaccard_mean"] is None else f"{r['jaccard_mean']:.3f}")
     )
     print(f"wrote {args.out}/stability.json and pairs.tsv")
     return 0
@@ -243,33 +242,99 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default after its help, unless the help already names one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = "default" in text or not action.option_strings
+        if shown or action.default in (None, argparse.SUPPRESS) or action.default is False:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose help shows the defaults (every subcommand uses it)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+_PROFILE_WORDS = {
+    "quick": "the recommended design at CPU sizes (what `make reproduce` trains)",
+    "twin": "the recommended design at the paper's sizes",
+    "paper": "the paper's design exactly",
+}
+
+
+def _train_epilog() -> str:
+    """Profiles and protocols for ``dtb train --help``, read from the profile table."""
+    from dtb.config import TrainConfig
+
+    lines = ["profiles (sizes and training defaults; --fc-encoder switches the design):"]
+    for name, words in _PROFILE_WORDS.items():
+        cfg = TrainConfig.for_profile(name)
+        model = cfg.model_config(1)
+        first = f", first layer {cfg.lr_first_layer:g}" if cfg.lr_first_layer != cfg.lr else ""
+        k = f", K = {cfg.fc_components}" if cfg.fc_encoder == "pca" else ""
+        lines += [
+            f"  {name:6s}  {words}:",
+            f"          {cfg.fc_encoder} encoder{k}, hypernetwork {model.hyper_hidden} and RNN "
+            f"{model.n_hidden} units, batches of {cfg.participants_per_batch} participants x "
+            f"{cfg.windows_per_participant} windows,",
+            f"          lr {cfg.lr:g}{first}, weight decay {cfg.weight_decay:g}, at most "
+            f"{cfg.max_epochs} epochs",
+        ]
+    lines += [
+        "",
+        "protocols:",
+        "  paper      every participant's training part (the first half of each run) is trained on",
+        "             and the test part (the second half) is predicted",
+        "  zero-shot  k-fold over participants: a held-out fold is seen only through its FC",
+    ]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``dtb``."""
-    p = argparse.ArgumentParser(prog="dtb", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="dtb", description=__doc__.splitlines()[0], formatter_class=_HelpFormatter
+    )
     p.add_argument("--version", action="version", version=f"dtb {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     data = sub.add_parser("data", help="get, synthesise and check TCP-layout datasets")
-    dsub = data.add_subparsers(dest="data_command", required=True)
+    dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
 
     f = dsub.add_parser("fetch", help="download ds005237 files listed in the data manifest")
     f.add_argument("dest", type=Path, help="destination folder (becomes a TCP-layout root)")
     who = f.add_mutually_exclusive_group()
-    who.add_argument("--participants", nargs="+", metavar="ID", help="participant ids")
-    who.add_argument("--n", type=int, metavar="N", help="the first N participants (sorted)")
+    who.add_argument(
+        "--participants", nargs="+", metavar="ID", help="participant ids (default: all)"
+    )
+    who.add_argument(
+        "--n", type=int, metavar="N", help="the first N participants, sorted (default: all)"
+    )
     f.add_argument(
         "--kinds",
         nargs="+",
         metavar="KIND",
-        help="file kinds: participants events timeseries motion phenotype",
+        help="file kinds: participants events timeseries motion phenotype (default: all)",
     )
     f.add_argument(
         "--verified-only",
         action="store_true",
         help="skip files whose checksum the manifest does not know",
     )
-    f.add_argument("--manifest", type=Path, default=None, help="manifest file (default: shipped)")
-    f.add_argument("--base-url", default=None, help="override the manifest's download URL")
+    f.add_argument(
+        "--manifest", type=Path, default=None, help="manifest file (default: the shipped one)"
+    )
+    f.add_argument(
+        "--base-url",
+        default=None,
+        help="override the manifest's download URL (default: the manifest's)",
+    )
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_cmd_fetch)
 
@@ -302,7 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", type=Path, required=True, help="output JSON file")
     b.set_defaults(func=_cmd_baselines)
 
-    t = sub.add_parser("train", help="train the hypernetwork twin (or a control) on a cache")
+    t = sub.add_parser(
+        "train",
+        help="train the hypernetwork twin (or a control) on a cache",
+        description="Train the hypernetwork twin (or a control) on a prepared cohort.",
+        epilog=_train_epilog(),
+    )
     t.add_argument("cache", type=Path, help="prepared cohort (.npz from dtb prepare)")
     t.add_argument("--out", type=Path, required=True, help="run folder")
     t.add_argument(
@@ -325,37 +395,58 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="K",
-        help="principal components of the pca encoder and the direct-input ablation",
+        help="principal components of the pca encoder and the direct-input ablation "
+        "(default: the profile's)",
     )
     t.add_argument(
         "--protocol",
         choices=["paper", "zero-shot"],
         default=None,
-        help="paper: within-participant temporal split; zero-shot: k-fold over participants",
+        help="paper: within-participant temporal split; zero-shot: k-fold over participants "
+        "(default: paper)",
     )
     t.add_argument(
         "--control",
         choices=["none", "shuffle", "direct-input"],
         default=None,
         help="shuffle: each participant gets another's FC; direct-input: one shared RNN "
-        "reading the FC's principal components",
+        "reading the FC's principal components (default: none)",
     )
-    t.add_argument("--fold", type=int, default=None, help="zero-shot fold held out")
-    t.add_argument("--n-folds", type=int, default=None, help="number of zero-shot folds")
-    t.add_argument("--shift", type=int, default=None, help="cyclic shift of the shuffle control")
+    t.add_argument("--fold", type=int, default=None, help="zero-shot fold held out (default: 0)")
     t.add_argument(
-        "--seed", type=int, default=None, help="initial weights, batches, dropout and folds"
+        "--n-folds", type=int, default=None, help="number of zero-shot folds (default: 5)"
     )
-    t.add_argument("--max-epochs", type=int, default=None, help="upper bound on epochs")
-    t.add_argument("--lr", type=float, default=None, help="Adam learning rate")
     t.add_argument(
-        "--weight-decay", type=float, default=None, help="decoupled (AdamW) weight decay"
+        "--shift", type=int, default=None, help="cyclic shift of the shuffle control (default: 1)"
+    )
+    t.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="initial weights, batches, dropout and folds (default: 0)",
+    )
+    t.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="upper bound on epochs (default: the profile's)",
+    )
+    t.add_argument(
+        "--lr", type=float, default=None, help="Adam learning rate (default: the profile's)"
+    )
+    t.add_argument(
+        "--weight-decay",
+        type=float,
+        default=None,
+        help="decoupled (AdamW) weight decay (default: the profile's)",
     )
     t.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train"
     )
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
-    t.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    t.add_argument(
+        "--max-steps", type=int, default=None, help="stop after this many steps (default: no limit)"
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 
@@ -402,9 +493,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="speed: the twin's mean RT; affect: its right-amygdala face > shape t",
     )
     iv.add_argument("--out", type=Path, required=True, help="results folder")
-    iv.add_argument("--alpha", type=float, default=None, help="treatment dose, SD of the latent")
     iv.add_argument(
-        "--doses", type=float, nargs="+", default=None, help="dose-response grid (with 0)"
+        "--alpha", type=float, default=None, help="treatment dose, SD of the latent (default: 2.0)"
+    )
+    iv.add_argument(
+        "--doses",
+        type=float,
+        nargs="+",
+        default=None,
+        help="dose-response grid (with 0; default: 0 to 2.5 in steps of 0.5)",
     )
     iv.add_argument("--copies", type=int, default=100, help="SmoothGrad copies per participant")
     iv.add_argument("--noise", type=float, default=0.1, help="SmoothGrad noise, x SD of the FC")
@@ -412,9 +509,14 @@ def build_parser() -> argparse.ArgumentParser:
     iv.add_argument("--threshold", type=float, default=2.5, help="target edges beyond this SD")
     iv.add_argument("--fc-edit", type=float, default=0.1, help="FC edit, correlation units")
     iv.add_argument(
-        "--labels", type=Path, default=None, help="region labels TSV (index,label,network[,x,y,z])"
+        "--labels",
+        type=Path,
+        default=None,
+        help="region labels TSV (index,label,network[,x,y,z]; default: the built-in map)",
     )
-    iv.add_argument("--phenotype", type=Path, default=None, help="phenotype folder")
+    iv.add_argument(
+        "--phenotype", type=Path, default=None, help="phenotype folder (default: the dataset's)"
+    )
     iv.add_argument(
         "--null-draws",
         type=int,

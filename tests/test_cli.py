@@ -30,6 +30,45 @@ def test_every_subcommand_has_help(argv, capsys):
     assert "usage: dtb" in capsys.readouterr().out
 
 
+def _subparsers(parser, prefix=()):
+    """(command path, parser) of every command and subcommand."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _subparsers(sub, (*prefix, name))
+
+
+def test_every_option_of_every_command_has_help_and_shows_its_default():
+    import argparse
+
+    commands = dict(_subparsers(build_parser()))
+    assert ("train",) in commands and ("data", "synth") in commands
+    for path, parser in commands.items():
+        text = parser.format_help()
+        assert "``" not in text and ":func:" not in text, path
+        for action in parser._actions:
+            if not action.option_strings or isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"dtb {' '.join(path)} {action.option_strings[0]}: no help"
+            flag = isinstance(action, argparse._StoreTrueAction)
+            if not flag and not action.required:
+                shown = parser._get_formatter()._get_help_string(action)
+                assert "default" in shown, f"dtb {' '.join(path)} {action.option_strings[0]}"
+
+
+def test_train_help_explains_the_profiles_from_their_table():
+    from dtb.config import PROFILES, TrainConfig
+
+    text = dict(_subparsers(build_parser()))[("train",)].format_help()
+    for name in PROFILES:
+        assert f"  {name} " in text
+    quick = TrainConfig.for_profile("quick")
+    assert f"at most {quick.max_epochs} epochs" in text and "zero-shot" in text
+
+
 def test_bad_input_is_one_clear_message_and_nonzero_exit(tmp_path, capsys):
     assert main(["data", "check", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err
