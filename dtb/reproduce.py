@@ -112,7 +112,7 @@ def _data_stage(run_dir: Path, stamps: Path, prof: Profile, data, participants, 
 
         n = participants or prof.n_participants
         root = run_dir / "data"
-        key = hash_config({"n": n, "seed": seed, "synth": "v1"})
+        key = hash_config({"n": n, "seed": seed, "synth": "v2"})
         if _stamp_ok(stamps / "synth.json", key) and (root / "participants.tsv").is_file():
             _log(f"synthetic cohort unchanged: {root}")
         else:

@@ -33,7 +33,16 @@ from dtb.data.synth import (
     trait_edges,
 )
 from dtb.data.timeseries import read_timeseries
-from dtb.layout import FACES, H5_KEY, N_REGIONS, REST, STROOP, events_path, timeseries_path
+from dtb.layout import (
+    FACES,
+    H5_KEY,
+    N_REGIONS,
+    REST,
+    STROOP,
+    bids_id,
+    events_path,
+    timeseries_path,
+)
 
 N_COHORT = 80
 SEED = 2024
@@ -467,3 +476,11 @@ def test_phenotype_measures_follow_their_traits(cohort, truth):
         for trait in ("speed", "affect"):
             assert abs(r(null, trait)) < 0.35
     assert truth["phenotype"]["digit_symbol"]["trait_correlations"] == {"speed": 0.6}
+
+
+def test_synthetic_ids_are_marked_and_keep_the_real_layout(cohort):
+    ids = pd.read_csv(cohort / "participants.tsv", sep="\t")["participant_id"]
+    assert len(set(ids)) == len(ids) == N_COHORT
+    for pid in ids:
+        assert re.fullmatch(r"sub-NDARINVSYN[A-Z0-9]{5}", pid), pid
+        assert bids_id(pid) == pid

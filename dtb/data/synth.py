@@ -10,7 +10,7 @@ What is written under ``dest`` (paths from :mod:`dtb.layout`)::
 
     dataset_description.json                        GeneratedBy dtb.data.synth (the marker)
     participants.tsv                                participant_id species age sex Site Group
-    sub-NDARINV<ID>/func/*_task-hammerAP_run-01_events.tsv    Emotional Faces, 108 trials
+    sub-NDARINVSYN<ID>/func/*_task-hammerAP_run-01_events.tsv    Emotional Faces, 108 trials
     sub-NDARINV<ID>/func/*_task-stroopAP_run-01_events.tsv    Stroop, 78 trials
     fMRI_timeseries_clean_denoised_GSR_parcellated/NDAR_INV<ID>/task-{restAP,hammerAP,stroopAP}
         _run-01_bold_Atlas_hp2000_clean_GSR_parcellated.h5  key "dataset", float64 (434, T)
@@ -596,6 +596,9 @@ def _stroop_design(rng: np.random.Generator) -> pd.DataFrame:
 
 _LETTERS = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ"))
 _ALNUM = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
+#: Start of every synthetic participant's NDA id (``sub-NDARINVSYN<5 characters>``), so that a
+#: synthetic id is recognisable as such in the real ids' layout.
+SYNTHETIC_MARK = "SYN"
 _STREAMS = (
     "person",
     "connectome",
@@ -626,6 +629,9 @@ def _draw_person(rng: np.random.Generator, cfg: SynthConfig) -> dict[str, Any]:
         + "".join(str(d) for d in rng.integers(0, 10, 3))
         + "".join(rng.choice(_ALNUM, 3))
     )
+    # Same length as a real NDA GUID, but marked: a synthetic id starts NDARINV"SYN". The
+    # characters are drawn as before, so every other value of the cohort is unchanged.
+    pid = SYNTHETIC_MARK + pid[len(SYNTHETIC_MARK) :]
     speed, affect = rng.standard_normal(2)
     # real cohort: age 18-68, mean ~34, right-skewed
     age = float(np.clip(18 + rng.gamma(1.3, 12.5), 18, 68))
@@ -724,7 +730,8 @@ def _people(
         # ids are random, so two could coincide (p ~ 1e-8 per pair); redraw from this
         # participant's own stream, which leaves every other participant untouched
         while person["participant_id"] in seen:
-            person["participant_id"] = "sub-NDARINV" + "".join(rng.choice(_ALNUM, 8))
+            tail = "".join(rng.choice(_ALNUM, 8 - len(SYNTHETIC_MARK)))
+            person["participant_id"] = f"sub-NDARINV{SYNTHETIC_MARK}{tail}"
         seen.add(person["participant_id"])
         people.append(person)
         measures.append({"participant_id": person["participant_id"], **_measures(rng, person, cfg)})
