@@ -14,6 +14,29 @@ class NotebookError(DtbError):
     """A notebook failed; the message names the notebook and the cell."""
 
 
+#: Tags (Jupyter Book) that already say how a cell is shown; other code cells get ``hide-input``.
+_SHOWN_AS = {"remove-cell", "remove-input", "hide-input", "hide-cell", "show-input"}
+#: Cells a reader never needs: the parameters and the values papermill injected.
+_REMOVED = {"parameters", "injected-parameters"}
+
+
+def tag_for_book(nb) -> None:
+    """Keep code out of the reader's way, in place.
+
+    The parameters cell and papermill's injected parameters (machine paths) are removed from the
+    page (``remove-cell``); every other code cell without a display tag of its own is collapsed
+    (``hide-input``), so a page shows prose, figures and tables, with the code a click away.
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if _REMOVED & set(tags):
+            tags.append("remove-cell")
+        elif not _SHOWN_AS & set(tags):
+            tags.append("hide-input")
+
+
 def execute_notebook(
     source: Path | str, dest: Path | str, parameters: dict[str, Any], cwd: Path | str
 ) -> Path:
@@ -65,4 +88,9 @@ def execute_notebook(
             f"notebook {source.name} failed in cell {exc.cell_index} "
             f"(execution count {exc.exec_count}): {exc.ename}: {exc.evalue}"
         ) from exc
+    import nbformat
+
+    executed = nbformat.read(dest, as_version=4)
+    tag_for_book(executed)
+    nbformat.write(executed, dest)
     return dest

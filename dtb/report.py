@@ -383,3 +383,46 @@ def stability_findings(design: str, indicator: str, stability: Mapping[str, Any]
 def as_markdown(sentences: list[str]) -> str:
     """A bullet list of sentences (Markdown)."""
     return "\n".join(f"* {s}" for s in sentences)
+
+
+#: Mean reaction times faster than this are flagged: no human's mean RT in these tasks is that
+#: short (the fastest simple reaction times are about 0.2 s), so a twin answering that fast
+#: after an edit has left the range the twin was trained on.
+IMPLAUSIBLE_RT_S = 0.2
+
+
+def edit_checks(table, column: str, rt_columns: tuple[str, ...] = ("rt_faces", "rt_stroop")):
+    """Who an FC-edit panel leaves out, and why; which twins answer implausibly fast.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``fc_treatment.tsv`` rows of one edit: ``participant``, ``pre_<column>``, ``<column>``
+        and the per-task mean RTs (s) after the edit.
+    column : str
+        The indicator column drawn.
+
+    Returns
+    -------
+    checks : dict
+        ``left_out``: list of (participant, reason) for rows without both values;
+        ``implausible``: participants with a mean RT under :data:`IMPLAUSIBLE_RT_S` in any
+        task after the edit.
+    """
+    left_out = []
+    for row in table.to_dict("records"):
+        missing = [w for c, w in ((f"pre_{column}", "before"), (column, "after")) if _nan(row[c])]
+        if missing:
+            left_out.append(
+                (
+                    row["participant"],
+                    f"no {column} {' or '.join(missing)} the edit "
+                    "(the twin gave no response in a task, or had no amygdala output)",
+                )
+            )
+    fast = table[[c for c in rt_columns if c in table]].lt(IMPLAUSIBLE_RT_S).any(axis=1)
+    return {"left_out": left_out, "implausible": list(table.loc[fast, "participant"])}
+
+
+def _nan(x: Any) -> bool:
+    return math.isnan(_num(x))

@@ -225,13 +225,39 @@ def _interventions_stage(run_dir, stamps, profile, seed_runs, key, device, jobs)
     return _chain(key, *parts)
 
 
+def write_build_info(run_dir: Path, profile: str, root: Path, cache: Path) -> Path:
+    """``build.json``: what every page is about (:func:`dtb.report.build_info`)."""
+    from dtb.config import TrainConfig
+    from dtb.data.prepare import read_meta
+    from dtb.data.synth import is_synth_output
+    from dtb.provenance import code_version
+    from dtb.report import build_info
+
+    synthetic = is_synth_output(root)
+    desc = json.loads((root / "dataset_description.json").read_text()) if synthetic else {}
+    info = build_info(
+        data_root=root,
+        cache=cache,
+        profile=profile,
+        design=TrainConfig.for_profile(profile).fc_encoder,
+        participants=len(read_meta(cache)["participants"]),
+        synthetic=synthetic,
+        seed=desc.get("SynthSeed"),
+        code=code_version(),
+    )
+    path = run_dir / "build.json"
+    write_json(path, info)
+    return path
+
+
 def _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, key, jobs) -> None:
     """Execute the figure notebooks whose inputs changed, ``jobs`` at a time."""
     from dtb.parallel import map_jobs
 
     iv_dir = run_dir / "intervene"
     fig_dir = run_dir / "figures"
-    common = {"fig_dir": str(fig_dir), "profile": profile}
+    build = write_build_info(run_dir, profile, root, cache)
+    common = {"fig_dir": str(fig_dir), "profile": profile, "build": str(build)}
     parameters = {
         "data_overview": {
             "data_root": str(root),

@@ -142,11 +142,23 @@ def network_summary(edges: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def network_matrix(summary: pd.DataFrame, column: str) -> pd.DataFrame:
-    """A symmetric network x network matrix of one :func:`network_summary` column."""
+#: Network pairs with fewer edges are left out of the network matrix drawn in Fig. 4: a fraction
+#: over a handful of edges (the two cerebellar parcels have one edge between them) is all or
+#: nothing and would dominate the colour scale.
+MIN_NETWORK_EDGES = 30
+
+
+def network_matrix(summary: pd.DataFrame, column: str, min_edges: int = 0) -> pd.DataFrame:
+    """A symmetric network x network matrix of one :func:`network_summary` column.
+
+    Pairs with fewer than ``min_edges`` edges (``n_edges``) are NaN, so that a fraction over a
+    few edges cannot dominate; pairs absent from ``summary`` are 0.
+    """
     m = pd.DataFrame(0.0, index=list(SUMMARY_NETWORKS), columns=list(SUMMARY_NETWORKS))
-    for a, b, v in summary[["network_a", "network_b", column]].itertuples(index=False):
-        m.loc[a, b] = m.loc[b, a] = v
+    for a, b, v, n in summary[["network_a", "network_b", column, "n_edges"]].itertuples(
+        index=False
+    ):
+        m.loc[a, b] = m.loc[b, a] = v if n >= min_edges else np.nan
     return m
 
 

@@ -59,6 +59,7 @@ suite_dir = "../results/quick/suite"
 baselines = "../results/quick/baselines.json"
 fig_dir = "../results/quick/figures"
 profile = "quick"
+build = "../results/quick/build.json"  # what the page is about (dtb reproduce)
 
 # %%
 import json
@@ -68,9 +69,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 
 from dtb.figures import save_figure
 from dtb.layout import TASKS
+from dtb.report import as_markdown, page_header, suite_findings
 
 sns.set_theme(context="notebook", style="ticks")
 suite = pd.read_csv(Path(suite_dir) / "suite.tsv", sep="\t")
@@ -78,6 +81,10 @@ base = json.loads(Path(baselines).read_text())
 tasks = [t for t in (run.name for run in TASKS) if t in set(suite["task"])]
 entries = list(dict.fromkeys(suite["entry"]))
 TASK_LABEL = {"faces": "Emotional Faces", "stroop": "Stroop"}
+
+
+# %% tags=["remove-input"]
+display(Markdown(page_header(build, protocol="paper and zero-shot", design="pca and dense")))
 
 # %% [markdown]
 # ## The table
@@ -102,6 +109,15 @@ baseline_cols = pd.DataFrame(
 )
 table = suite.merge(baseline_cols, on="task", how="left", validate="many_to_one")
 table.round(3)
+
+# %% [markdown]
+# ## What the table says
+# Written from the table by `dtb.report.suite_findings`: two correlations differ only when
+# their 95% CIs do not overlap, and a correlation is above chance only when its CI lies above 0.
+
+# %% tags=["remove-input"]
+design = json.loads(Path(build).read_text())["design"]
+display(Markdown(as_markdown(suite_findings(suite, base, design))))
 
 # %% [markdown]
 # ## The chart
@@ -193,4 +209,4 @@ numbers = {
         for row in baseline_cols.to_dict(orient="records")
     },
 }
-save_figure(fig, fig_dir, "controls", numbers)
+paths = save_figure(fig, fig_dir, "controls", numbers)

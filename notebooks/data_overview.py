@@ -28,6 +28,7 @@ baselines = "../results/quick/baselines.json"
 real_events_root = ""  # optional: a folder with real TCP events, to compare the behaviour
 fig_dir = "../results/quick/figures"
 profile = "quick"
+build = "../results/quick/build.json"  # what the page is about (dtb reproduce)
 
 # %%
 import json
@@ -37,6 +38,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 
 from dtb.baselines import behavioural_baselines
 from dtb.data.fc import vector_to_matrix
@@ -44,6 +46,7 @@ from dtb.data.prepare import load_prepared
 from dtb.data.regions import target_index
 from dtb.figures import save_figure
 from dtb.layout import N_REGIONS, STEP
+from dtb.report import page_header
 
 sns.set_theme(context="notebook", style="ticks")
 if not cache:
@@ -52,6 +55,10 @@ if not cache:
     )
 cohort = load_prepared(cache)
 base = json.loads(Path(baselines).read_text())
+
+
+# %% tags=["remove-input"]
+display(Markdown(page_header(build)))
 
 # %% [markdown]
 # ## The cohort
@@ -123,7 +130,7 @@ for ax, task in zip(axes[2:], tasks, strict=True):
         "always_correct_concordance": t["always_correct"]["concordance_mean"],
     }
 fig.tight_layout()
-save_figure(fig, fig_dir, "data_overview_behaviour", numbers)
+paths = save_figure(fig, fig_dir, "data_overview_behaviour", numbers)
 
 # %%
 stats = beh.groupby(["data", "task"])[["mean_rt", "accuracy", "miss_rate", "condition_effect"]].agg(
@@ -161,7 +168,7 @@ for col, task in enumerate(tasks):
     axes[2, col].set_ylabel("V1_L (z)")
     axes[2, col].set_xlabel("time (s)")
 fig.tight_layout()
-save_figure(
+paths = save_figure(
     fig,
     fig_dir,
     "data_overview_inputs",
@@ -188,7 +195,7 @@ sns.heatmap(
     cbar_kws={"label": "mean Fisher z"},
 )
 ax.set_title(f"mean rest FC, n = {cohort['fc'].shape[0]}")
-save_figure(
+paths = save_figure(
     fig,
     fig_dir,
     "data_overview_fc",

@@ -50,6 +50,7 @@ baselines = "../results/quick/baselines.json"
 suite_dir = "../results/quick/suite"
 fig_dir = "../results/quick/figures"
 profile = "quick"
+build = "../results/quick/build.json"  # what the page is about (dtb reproduce)
 
 # %%
 import json
@@ -59,10 +60,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 
 from dtb.data.events import CHANCE
 from dtb.figures import save_figure
 from dtb.layout import TASKS
+from dtb.report import as_markdown, page_header, suite_findings
 
 sns.set_theme(context="notebook", style="ticks")
 metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
@@ -84,6 +87,9 @@ def fmt_r(rt: dict) -> str:
         return "r = n/a"
     return f"r = {rt['r']:.2f} [{rt['ci_low']:.2f}, {rt['ci_high']:.2f}]"
 
+
+# %% tags=["remove-input"]
+display(Markdown(page_header(build, protocol="paper (A-C) and zero-shot (D)")))
 
 # %% [markdown]
 # ## Observed vs predicted mean RT, and the baselines
@@ -208,7 +214,7 @@ ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, fr
 sns.despine(fig)
 fig.suptitle(f"Fig. 2, protocol {protocol}", y=1.02)
 fig.tight_layout()
-save_figure(fig, fig_dir, "fig2_rt", numbers)
+paths = save_figure(fig, fig_dir, "fig2_rt", numbers)
 
 # %% [markdown]
 # ## The numbers in the figure
@@ -278,7 +284,12 @@ ax.set_title("unseen participants: mean RT from FC alone", fontsize=11)
 ax.legend(fontsize=9, loc="lower left")
 sns.despine(fig)
 fig.tight_layout()
-save_figure(fig, fig_dir, "fig2_zero_shot", zero_shot)
-pd.DataFrame(
-    {src: {t: v["r"] for t, v in per.items()} for src, per in zero_shot["sources"].items()}
-).round(3)
+paths = save_figure(fig, fig_dir, "fig2_zero_shot", zero_shot)
+
+# %% [markdown]
+# Written from the suite by `dtb.report.suite_findings` (two correlations differ when their 95%
+# CIs do not overlap; one is above chance when its CI lies above 0):
+
+# %% tags=["remove-input"]
+design = json.loads(Path(build).read_text())["design"]
+display(Markdown(as_markdown(suite_findings(suite[suite["control"] == "none"], base, design))))

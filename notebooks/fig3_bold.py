@@ -33,6 +33,7 @@ eval_dir = "../results/quick/suite/paper/eval"
 fig_dir = "../results/quick/figures"
 participant = ""  # for panel A; default: the first participant with both tasks
 profile = "quick"
+build = "../results/quick/build.json"  # what the page is about (dtb reproduce)
 
 # %%
 import json
@@ -42,6 +43,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
 from scipy.ndimage import uniform_filter1d
 
@@ -49,6 +51,7 @@ from dtb.data.regions import target_index, target_names
 from dtb.figures import save_figure
 from dtb.glm import map_similarity
 from dtb.layout import TASKS, TR
+from dtb.report import page_header
 
 sns.set_theme(context="notebook", style="ticks")
 metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
@@ -66,6 +69,9 @@ def fmt_r(r: dict) -> str:
         return f"r = n/a (n = {r['n']})"
     return f"r = {r['r']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] (n = {r['n']})"
 
+
+# %% tags=["remove-input"]
+display(Markdown(page_header(build, protocol="paper")))
 
 # %% [markdown]
 # ## A: time courses of left V1
@@ -97,7 +103,7 @@ for ax, task in zip(axes[:, 0], tasks, strict=True):
 axes[-1, 0].set_xlabel("time from run start (s)")
 sns.despine(fig)
 fig.tight_layout()
-save_figure(
+paths = save_figure(
     fig,
     fig_dir,
     "fig3a_timecourse",
@@ -193,7 +199,7 @@ ax.set_title(
 ax.legend(title=None, fontsize=8)
 sns.despine(fig)
 fig.tight_layout()
-save_figure(
+paths = save_figure(
     fig,
     fig_dir,
     "fig3bc_group",
@@ -283,7 +289,7 @@ for col, task in enumerate(tasks):
         fontsize=11,
     )
 fig.tight_layout()
-save_figure(fig, fig_dir, "fig3d_individual", {"profile": profile, "tasks": individual})
+paths = save_figure(fig, fig_dir, "fig3d_individual", {"profile": profile, "tasks": individual})
 
 # %% [markdown]
 # ## The numbers in the figures

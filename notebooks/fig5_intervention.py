@@ -35,6 +35,7 @@
 intervene_dir = "../results/quick/intervene"
 fig_dir = "../results/quick/figures"
 profile = "quick"
+build = "../results/quick/build.json"  # what the page is about (dtb reproduce)
 
 # %%
 import json
@@ -44,8 +45,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 
 from dtb.figures import save_figure
+from dtb.report import (
+    IMPLAUSIBLE_RT_S,
+    as_markdown,
+    edit_checks,
+    page_header,
+    treatment_findings,
+)
 
 sns.set_theme(context="notebook", style="ticks")
 INDICATORS = {"speed": "processing speed (mean RT, s)", "affect": "right-amygdala face>shape t"}
@@ -59,6 +68,10 @@ for ind in INDICATORS:
         "dose": pd.read_csv(d / "dose_response.tsv", sep="\t"),
         "fc": pd.read_csv(d / "fc_treatment.tsv", sep="\t"),
     }
+
+
+# %% tags=["remove-input"]
+display(Markdown(page_header(build, protocol="paper")))
 
 # %% [markdown]
 # ## Weight-space treatment at the paper's dose
@@ -178,6 +191,7 @@ fig, axes = plt.subplots(
     len(INDICATORS), max(len(edits), 1), figsize=(5.5 * max(len(edits), 1), 8), squeeze=False
 )
 fc_numbers = {"profile": profile, "indicators": {}}
+notes = []
 for row, ind in zip(axes, INDICATORS, strict=True):
     s, fc = res[ind]["summary"], res[ind]["fc"]
     col = s["indicator_column"]
@@ -189,8 +203,23 @@ for row, ind in zip(axes, INDICATORS, strict=True):
             continue
         g = fc[fc["edit"] == edit]
         ok = np.isfinite(g[f"pre_{col}"]) & np.isfinite(g[col])
-        for a, b in zip(g.loc[ok, f"pre_{col}"], g.loc[ok, col], strict=True):
-            ax.plot([0, 1], [a, b], color="grey", alpha=0.4, lw=0.8)
+        checks = edit_checks(g, col)
+        fast = set(checks["implausible"])
+        for p, a, b in g.loc[ok, ["participant", f"pre_{col}", col]].itertuples(index=False):
+            red = p in fast
+            ax.plot([0, 1], [a, b], color="C3" if red else "grey", alpha=0.4, lw=0.8)
+        notes.append(
+            f"{ind}, {edit} edit: {len(fast)} of {len(g)} twins answer implausibly fast after "
+            f"the edit (mean RT under {IMPLAUSIBLE_RT_S} s in a task; red lines)"
+            + (f": {', '.join(sorted(fast))}" if fast else "")
+            + "; "
+            + (
+                "left out: " + "; ".join(f"{p} ({why})" for p, why in checks["left_out"])
+                if checks["left_out"]
+                else "no twin left out"
+            )
+            + "."
+        )
         ax.plot(
             [0, 1],
             [g.loc[ok, f"pre_{col}"].mean(), g.loc[ok, col].mean()],
@@ -217,6 +246,9 @@ for row, ind in zip(axes, INDICATORS, strict=True):
         }
 fig.tight_layout()
 paths = save_figure(fig, fig_dir, "fig5_fc_treatment", fc_numbers)
+
+# %% tags=["remove-input"]
+display(Markdown(as_markdown(notes)))
 
 # %% [markdown]
 # ## Against a null: is the effect specific to the targets?
@@ -245,9 +277,18 @@ for ind in INDICATORS:
                 "null draws": len(v["null_draws"]),
             }
 if spec_rows:
-    display(pd.DataFrame(spec_rows).T.round(3))  # noqa: F821
+    display(pd.DataFrame(spec_rows).T.round(3))
 else:
     print("no null was drawn (null_draws = 0 or no targets)")
+
+# %% [markdown]
+# Written from the table by `dtb.report.treatment_findings`: an edit moves a measure when its
+# specific effect is at least 0.2 SD in size.
+
+# %% tags=["remove-input"]
+display(
+    Markdown(as_markdown([s for i in INDICATORS for s in treatment_findings(res[i]["summary"])]))
+)
 
 # %% [markdown]
 # ## Clinical check
@@ -265,6 +306,6 @@ clinical = {
     if res[ind]["summary"]["clinical"]["top"]
 }
 if clinical:
-    display(pd.concat(clinical, names=["indicator", "rank"]).round(3))  # noqa: F821
+    display(pd.concat(clinical, names=["indicator", "rank"]).round(3))
 else:
     print("no phenotype measures in this dataset")

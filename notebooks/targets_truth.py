@@ -39,6 +39,7 @@
 results_dir = "../results/quick"
 fig_dir = "../results/quick/figures"
 profile = "quick"
+build = "../results/quick/build.json"  # what the page is about (dtb reproduce)
 
 # %%
 import json
@@ -48,10 +49,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from dtb.figures import save_figure
+from dtb.report import as_markdown, page_header, stability_findings, suite_findings
 
 sns.set_theme(context="notebook", style="ticks")
 INDICATORS = ("speed", "affect")
@@ -65,6 +68,10 @@ for design in DESIGNS:
             stability[(design, ind)] = json.loads(path.read_text())
 suite = pd.read_csv(results / "suite" / "suite.tsv", sep="\t")
 assert stability, f"no stability results under {results / 'stability'}: run dtb reproduce"
+
+
+# %% tags=["remove-input"]
+display(Markdown(page_header(build, protocol="paper", design="pca and dense")))
 
 # %% [markdown]
 # ## The figure
@@ -170,35 +177,21 @@ axes[2].set_title("unseen participants: twin vs ridge", fontsize=11)
 axes[2].legend(fontsize=8, loc="lower left")
 sns.despine(fig)
 fig.tight_layout()
-save_figure(fig, fig_dir, "targets_truth", numbers)
+paths = save_figure(fig, fig_dir, "targets_truth", numbers)
 
 # %% [markdown]
 # ## What the numbers say
-# Written from the numbers above (a map "finds the planted edges" here when its mean AUC over
-# seeds is at least 0.9, and is "identifiable" when the mean Spearman r between seeds is at
-# least 0.8).
+# Written by `dtb.report` from the results: a map recovers the planted edges when its AUC of
+# |score| is at least 0.9 (partly from 0.6; below 0.45 it ranks them below the other edges),
+# maps of different seeds agree when their mean Spearman r is at least 0.8, and two
+# correlations differ when their 95% CIs do not overlap.
 
-# %%
-for key, m in numbers["maps"].items():
-    design, ind = key.split("-")
-    auc = np.mean(m["twin_auc_abs"]) if m["twin_auc_abs"] else float("nan")
-    finds = "finds" if auc >= 0.9 else "does not find"
-    same = "agree" if m["spearman_mean"] >= 0.8 else "do not agree"
-    print(
-        f"{ind}, {design} design: the twin's map {finds} the planted edges (AUC {auc:.2f} over "
-        f"{len(m['twin_auc_abs'])} seeds; ridge peer {m['ridge_auc_abs']:.2f}, span ceiling "
-        f"{np.mean(m['ceiling_auc_abs']):.2f}); maps from different seeds {same} "
-        f"(Spearman r {m['spearman_mean']:.2f}, Jaccard of the targets "
-        + ("n/a" if m["jaccard_mean"] is None else f"{m['jaccard_mean']:.2f}")
-        + ")."
-    )
-for label, per_task in numbers["zero_shot"].items():
-    print(
-        f"zero-shot RT r, {label}: "
-        + ", ".join(
-            f"{t} {v['r']:.2f} [{v['ci_low']:.2f}, {v['ci_high']:.2f}]" for t, v in per_task.items()
-        )
-    )
+# %% tags=["remove-input"]
+design = json.loads(Path(build).read_text())["design"]
+sentences = [stability_findings(d, ind, st) for (d, ind), st in stability.items()] + [
+    s for s in suite_findings(suite[suite["control"] == "none"], {}, design) if "zero-shot" in s
+]
+display(Markdown(as_markdown(sentences)))
 
 # %% [markdown]
 # ## Per seed

@@ -31,6 +31,7 @@
 run_dir = "../results/quick/suite/paper/run"
 fig_dir = "../results/quick/figures"
 profile = "quick"
+build = "../results/quick/build.json"  # what the page is about (dtb reproduce)
 
 # %%
 import json
@@ -39,9 +40,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from IPython.display import Markdown, display
 from matplotlib.ticker import MaxNLocator
 
 from dtb.figures import save_figure
+from dtb.report import page_header
 
 sns.set_theme(context="notebook", style="ticks")
 run = json.loads((Path(run_dir) / "run.json").read_text())
@@ -51,6 +54,10 @@ print(
     f"protocol {tc['protocol']}, control {tc['control']}, profile {tc['profile']}: "
     f"{run['steps']} steps, {run['epochs']} epochs, stopped: {run['stopped']}"
 )
+
+
+# %% tags=["remove-input"]
+display(Markdown(page_header(build, protocol="paper")))
 
 # %% [markdown]
 # ## Loss per step and per epoch
@@ -115,7 +122,7 @@ numbers = {
     "final_train_loss": float(log["loss"].iloc[-1]),
     "seconds": float(log["seconds"].iloc[-1]),
 }
-save_figure(fig, fig_dir, "training_curves", numbers)
+paths = save_figure(fig, fig_dir, "training_curves", numbers)
 
 # %%
 val.assign(epoch=val["epoch"] + 1).round(4)

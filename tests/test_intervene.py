@@ -138,6 +138,13 @@ def test_edge_table_indexes_the_upper_triangle_and_flags_targets():
     # within-network pairs counted once: a network of k regions has k(k-1)/2 inner edges
     cb = parcels["summary"].eq("cerebellum").sum()
     assert m.loc["cerebellum", "cerebellum"] == cb * (cb - 1) // 2
+    # a pair of few edges is left blank, not drawn as an all-or-nothing fraction
+    least = cb * (cb - 1) // 2 + 1
+    few = network_matrix(summary, "frac_strengthen", min_edges=least)
+    for row in summary.itertuples(index=False):
+        value = few.loc[row.network_a, row.network_b]
+        assert np.isnan(value) == (row.n_edges < least)
+    assert np.isnan(few.loc["cerebellum", "cerebellum"])
 
 
 def test_planted_recovery_scores_a_perfect_and_a_random_map():

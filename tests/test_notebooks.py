@@ -19,6 +19,11 @@ def test_parameters_are_injected_and_a_failing_cell_is_named(tmp_path):
     out = execute_notebook(good, tmp_path / "good.ipynb", {"x": 5}, cwd=tmp_path)
     text = out.read_text()
     assert "x is 5" in text
+    tags = [c.metadata.get("tags", []) for c in nbformat.read(out, as_version=4).cells]
+    # the parameters and papermill's injected cell (machine paths) leave the page; code folds
+    assert tags[0] == ["parameters", "remove-cell"]
+    assert tags[1] == ["injected-parameters", "remove-cell"]
+    assert tags[2] == ["hide-input"]
 
     bad = tmp_path / "broken_figure.py"
     _write(

@@ -152,3 +152,21 @@ def test_stability_sentence_applies_the_agreement_rule():
     assert "agree (mean" in stability_findings(
         "pca", "speed", {"runs": runs, "spearman_mean": 0.85}
     )
+
+
+def test_edit_checks_name_who_is_left_out_and_who_is_too_fast():
+    from dtb.report import IMPLAUSIBLE_RT_S, edit_checks
+
+    table = pd.DataFrame(
+        {
+            "participant": ["a", "b", "c"],
+            "pre_speed": [0.6, 0.5, float("nan")],
+            "speed": [0.15, 0.55, 0.5],
+            "rt_faces": [IMPLAUSIBLE_RT_S - 0.05, 0.5, 0.5],
+            "rt_stroop": [0.25, 0.6, 0.5],
+        }
+    )
+    checks = edit_checks(table, "speed")
+    assert checks["implausible"] == ["a"]
+    assert [p for p, _ in checks["left_out"]] == ["c"]
+    assert "before the edit" in checks["left_out"][0][1]
