@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 PIP_EXTRAS := test,notebooks,book
 STAMP  := $(VENV)/.dtb-installed
 
-.PHONY: install test reproduce lab lint bench clean
+.PHONY: install test reproduce book-check lab lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/dtb reproduce --profile quick
+
+# every page of the built book in headless Chromium (Debian: apt-get install chromium
+# chromium-driver); screenshots under results/quick/screenshots
+book-check: $(STAMP)
+	$(BIN)/python -m dtb.book_check book/_build/html --screenshots results/quick/screenshots
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"
