@@ -426,3 +426,78 @@ def edit_checks(table, column: str, rt_columns: tuple[str, ...] = ("rt_faces", "
 
 def _nan(x: Any) -> bool:
     return math.isnan(_num(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# The settings of a build, for the methods page
+# ---------------------------------------------------------------------------------------------
+
+
+def _table(title: str, values: Mapping[str, Any]) -> list[str]:
+    lines = [f"**{title}**", "", "| setting | value |", "|---|---|"]
+    for k, v in values.items():
+        shown = ", ".join(f"{x:g}" for x in v) if isinstance(v, list | tuple) else v
+        lines.append(f"| `{k}` | {shown} |")
+    return [*lines, ""]
+
+
+def settings_markdown(
+    runs: Mapping[str, Path | str],
+    intervention: Path | str | None = None,
+    ridge: Any = None,
+) -> str:
+    """The settings actually used by a build, from its saved configs (Markdown).
+
+    Parameters
+    ----------
+    runs : dict of str to path-like
+        A label (for example ``"pca design"``) and a run folder whose ``run.json`` holds the
+        saved ``model_config`` and ``train_config``.
+    intervention : path-like, optional
+        An ``intervention.json``, whose ``config`` is shown.
+    ridge : RidgeConfig, optional
+        The ridge peer's settings.
+
+    Returns
+    -------
+    text : str
+        One table per saved config, then the evaluation settings and the statistics methods
+        (read from the code's constants).
+    """
+    from dtb import glm
+    from dtb.provenance import config_dict
+
+    out = []
+    for label, run in runs.items():
+        saved = json.loads((Path(run) / "run.json").read_text())
+        out += _table(f"Model, {label} (`ModelConfig`)", saved["model_config"])
+        out += _table(f"Training, {label} (`TrainConfig`)", saved["train_config"])
+    if intervention is not None:
+        cfg = json.loads(Path(intervention).read_text())["config"]
+        out += _table("Intervention (`InterveneConfig`)", cfg)
+    if ridge is not None:
+        values = config_dict(ridge)
+        alphas = values.pop("alphas")
+        values["alphas"] = f"{len(alphas)} values, {min(alphas):.3g} to {max(alphas):.3g}"
+        out += _table("Ridge peer (`RidgeConfig`)", values)
+    out += _table(
+        "Evaluation (`dtb.glm`, nilearn first-level GLM)",
+        {
+            "hrf_model": glm.HRF_MODEL,
+            "drift_model": glm.DRIFT_MODEL,
+            "high_pass (Hz)": glm.HIGH_PASS,
+            "noise_model": glm.NOISE_MODEL,
+        },
+    )
+    out += [
+        "**Statistics.** Correlations are Pearson r with 95% confidence intervals from the "
+        "Fisher z transform (`scipy.stats.pearsonr`); the book's comparisons follow "
+        f"`dtb.report`: two correlations differ when their intervals do not overlap; a map "
+        f"recovers planted edges at ROC AUC >= {FINDS_AUC} (partly from {PARTLY_AUC}; below "
+        f"{CHANCE_BAND[0]} it ranks them below the rest); edge maps of different seeds agree "
+        f"at a mean Spearman r >= {AGREE_SPEARMAN}; an edit moves a measure when its effect "
+        f"beyond the null is at least {EFFECT_SD} SD; mean RTs under {IMPLAUSIBLE_RT_S} s "
+        "are flagged as implausible.",
+        "",
+    ]
+    return "\n".join(out)

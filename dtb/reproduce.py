@@ -250,6 +250,33 @@ def write_build_info(run_dir: Path, profile: str, root: Path, cache: Path) -> Pa
     return path
 
 
+def write_settings(run_dir: Path, profile: str, suite_dir: Path) -> Path:
+    """``book/generated/settings.md``: the settings this build used, for the methods page."""
+    from dtb.config import TrainConfig
+    from dtb.encoders import ENCODERS
+    from dtb.fileio import write_text
+    from dtb.report import settings_markdown
+    from dtb.ridge import RidgeConfig
+
+    own = TrainConfig.for_profile(profile).fc_encoder
+    runs = {
+        f"{own} design (recommended)" if own == "pca" else f"{own} design": suite_dir
+        / "paper"
+        / "run"
+    }
+    for other in ENCODERS:
+        if other != own and (suite_dir / f"{other}-paper" / "run" / "run.json").is_file():
+            runs[f"{other} design"] = suite_dir / f"{other}-paper" / "run"
+    text = settings_markdown(
+        runs,
+        intervention=run_dir / "intervene" / "speed" / "intervention.json",
+        ridge=RidgeConfig(n_folds=PROFILES[profile].n_folds),
+    )
+    path = BOOK_GENERATED / "settings.md"
+    write_text(path, text)
+    return path
+
+
 def _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, key, jobs) -> None:
     """Execute the figure notebooks whose inputs changed, ``jobs`` at a time."""
     from dtb.parallel import map_jobs
@@ -257,6 +284,7 @@ def _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, k
     iv_dir = run_dir / "intervene"
     fig_dir = run_dir / "figures"
     build = write_build_info(run_dir, profile, root, cache)
+    write_settings(run_dir, profile, suite_dir)
     common = {"fig_dir": str(fig_dir), "profile": profile, "build": str(build)}
     parameters = {
         "data_overview": {

@@ -170,3 +170,23 @@ def test_edit_checks_name_who_is_left_out_and_who_is_too_fast():
     assert checks["implausible"] == ["a"]
     assert [p for p, _ in checks["left_out"]] == ["c"]
     assert "before the edit" in checks["left_out"][0][1]
+
+
+def test_settings_are_read_from_the_saved_configs(tmp_path):
+    import json
+
+    from dtb.config import TrainConfig
+    from dtb.provenance import config_dict
+    from dtb.report import settings_markdown
+    from dtb.ridge import RidgeConfig
+
+    cfg = TrainConfig.for_profile("quick", lr=0.00123)
+    run = tmp_path / "run"
+    run.mkdir()
+    saved = {"train_config": config_dict(cfg), "model_config": config_dict(cfg.model_config(45))}
+    (run / "run.json").write_text(json.dumps(saved))
+    text = settings_markdown({"pca design": run}, ridge=RidgeConfig(n_folds=4))
+    assert "| `lr` | 0.00123 |" in text
+    assert f"| `max_epochs` | {cfg.max_epochs} |" in text and "| `n_fc` | 45 |" in text
+    assert "| `n_folds` | 4 |" in text and "glover + derivative" in text
+    assert "Fisher z" in text
