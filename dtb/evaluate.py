@@ -33,6 +33,9 @@ from dtb.provenance import code_version
 from dtb.responses import concordance, model_responses, observed_rt, trials_in_part
 from dtb.twin import DigitalTwin
 
+#: Version of the layout of ``metrics.json``; a saved evaluation of another version is redone.
+METRICS_SCHEMA = "1.1"
+
 
 def evaluated_rows(train_cfg, n: int) -> np.ndarray:
     """Participants a run predicts: everyone (paper) or its held-out fold (zero-shot)."""
@@ -304,7 +307,7 @@ def evaluate(
         )
     records = [run_record(r) for r in run_dirs]
     metrics = {
-        "schema_version": "1.1",
+        "schema_version": METRICS_SCHEMA,
         "code_version": code_version(),
         "runs": records,
         "behaviour": summarise_behaviour(table),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from dtb.fileio import write_json
 from dtb.notebooks import NOTEBOOK_DIR, execute_notebook
-from dtb.provenance import config_dict, hash_config, sha256_file
+from dtb.provenance import config_dict, hash_config, hash_files, sha256_file
 
 BOOK_GENERATED = NOTEBOOK_DIR.parent / "book" / "generated"
 
@@ -99,6 +99,21 @@ def build_book() -> Path:
     html = BOOK_DIR / "_build" / "html"
     _log(f"book: {html / 'index.html'}")
     return html
+
+
+def _book_stage(stamps: Path) -> None:
+    """Build the book unless its sources (pages, executed notebooks, docstrings) are unchanged."""
+    import dtb
+
+    package = Path(dtb.__file__).parent
+    sources = [p for p in BOOK_DIR.rglob("*") if p.is_file() and "_build" not in p.parts]
+    key = hash_files(sources + sorted(package.rglob("*.py")))
+    stamp = stamps / "book.json"
+    if _stamp_ok(stamp, key) and (BOOK_DIR / "_build" / "html" / "index.html").is_file():
+        _log("book unchanged: not rebuilt")
+        return
+    build_book()
+    write_json(stamp, {"key": key})
 
 
 def _data_stage(run_dir: Path, stamps: Path, prof: Profile, data, participants, seed):
@@ -385,7 +400,7 @@ def reproduce(
     key = _interventions_stage(run_dir, stamps, profile, seed_runs, key, device, jobs)
     _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, key, jobs)
     if book:
-        build_book()
+        _book_stage(stamps)
     write_json(
         run_dir / "reproduce.json",
         {

@@ -10,6 +10,7 @@ finished with the same config and cohort is reused, not retrained.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +18,12 @@ import pandas as pd
 
 from dtb.config import TrainConfig
 from dtb.encoders import ENCODERS
-from dtb.evaluate import evaluate, ridge_beside
+from dtb.evaluate import METRICS_SCHEMA, evaluate, ridge_beside
 from dtb.fileio import write_json, write_text
 from dtb.layout import TASK_NAMES
 from dtb.parallel import map_jobs, train_runs
 from dtb.protocols import standard_shifts
+from dtb.provenance import hash_config, hash_files, sha256_file
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def run_suite(
         jobs=jobs,
         progress=progress,
     )
-    peer = ridge_beside(cache, n_folds=n_folds, seed=seed)  # once, for every zero-shot entry
+    peer = _ridge_peer(cache, out, n_folds=n_folds, seed=seed)  # once, for every zero-shot entry
     rows = _evaluate_entries(entries, plans, out, peer, jobs=jobs, progress=progress)
     rows.extend(_ridge_rows(peer))
     table = pd.DataFrame(rows)
@@ -161,24 +163,66 @@ def run_suite(
     return table
 
 
+def _ridge_peer(cache: Path, out: Path, *, n_folds: int, seed: int) -> dict:
+    """The ridge peer, once per cohort, folds and seed (kept in ``out/ridge_peer.json``)."""
+    from dtb.ridge import RidgeConfig
+
+    config = hash_config(RidgeConfig(n_folds=n_folds, seed=seed))
+    key = hash_config({"cache": sha256_file(cache), "config": config})
+    path = out / "ridge_peer.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:
+            return saved["peer"]
+    peer = ridge_beside(cache, n_folds=n_folds, seed=seed)
+    write_json(path, {"key": key, "peer": peer})
+    return peer
+
+
+def _evaluation_key(run_dirs: list[Path], peer: dict | None) -> str:
+    """What an evaluation depends on: its runs' weights and records, the peer, the schema."""
+    files = [Path(r) / name for r in run_dirs for name in ("run.json", "best.pt")]
+    return hash_config({"runs": hash_files(files), "peer": peer, "schema": METRICS_SCHEMA})
+
+
 def _evaluate_entries(
     entries, plans, out: Path, peer: dict, *, jobs: int, progress: bool
 ) -> list[dict]:
-    """Evaluate every entry's runs (``jobs`` at a time); one table row per entry and task."""
-    calls = [
-        {
-            "run_dirs": [run for run, _ in plans[e.name]],
-            "out": out / e.name / "eval",
-            "device": "cpu",
-            "progress": progress and jobs == 1,
-            "peer": peer if e.protocol == "zero-shot" else None,
-        }
-        for e in entries
-    ]
-    evaluated = map_jobs(evaluate, calls, jobs=jobs, progress=progress, desc="evaluation")
+    """Evaluate every entry's runs (``jobs`` at a time); one table row per entry and task.
+
+    An entry whose runs, peer and metrics layout are unchanged since its last evaluation is
+    read back from its ``metrics.json`` instead of being evaluated again.
+    """
+    calls, keys, evaluated = [], {}, {}
+    for e in entries:
+        runs = [run for run, _ in plans[e.name]]
+        e_peer = peer if e.protocol == "zero-shot" else None
+        keys[e.name] = _evaluation_key(runs, e_peer)
+        stamp, metrics = out / e.name / "eval-key.json", out / e.name / "eval" / "metrics.json"
+        if stamp.is_file() and metrics.is_file():
+            if json.loads(stamp.read_text()).get("key") == keys[e.name]:
+                evaluated[e.name] = json.loads(metrics.read_text())
+                continue
+        calls.append(
+            {
+                "run_dirs": runs,
+                "out": out / e.name / "eval",
+                "device": "cpu",
+                "progress": progress and jobs == 1,
+                "peer": e_peer,
+            }
+        )
+    todo = [e for e in entries if e.name not in evaluated]
+    for e, metrics in zip(
+        todo,
+        map_jobs(evaluate, calls, jobs=jobs, progress=progress, desc="evaluation"),
+        strict=True,
+    ):
+        evaluated[e.name] = metrics
+        write_json(out / e.name / "eval-key.json", {"key": keys[e.name]})
     rows = []
-    for e, metrics in zip(entries, evaluated, strict=True):
-        for task, m in metrics["behaviour"].items():
+    for e in entries:
+        for task, m in evaluated[e.name]["behaviour"].items():
             rows.append(
                 {
                     "entry": e.name,
