@@ -20,13 +20,32 @@ from tqdm.auto import tqdm
 from dtb.config import TrainConfig
 
 
-def finished(run: Path) -> bool:
-    """Whether a run folder holds a run that ended (early stopping or the epoch limit)."""
+def finished(run: Path, cohort_key: str | None = None, cfg: TrainConfig | None = None) -> bool:
+    """Whether a run folder holds a run that ended (early stopping or the epoch limit).
+
+    Raises
+    ------
+    ValueError
+        If the folder holds a run of another cohort (``cohort_key``) or another configuration
+        (``cfg``): it is never reused in place of the run asked for.
+    """
+    from dtb.provenance import config_dict
+
     rec = run / "run.json"
-    return rec.is_file() and json.loads(rec.read_text()).get("stopped") in (
-        "early-stopping",
-        "max-epochs",
-    )
+    if not rec.is_file():
+        return False
+    saved = json.loads(rec.read_text())
+    if cohort_key is not None and saved.get("data_key") != cohort_key:
+        raise ValueError(
+            f"{run}: trained on cohort {str(saved.get('data_key'))[:16]}, not on "
+            f"{cohort_key[:16]}; it is not reused: remove the folder or choose another output"
+        )
+    if cfg is not None and saved.get("train_config") != config_dict(cfg):
+        raise ValueError(
+            f"{run}: trained with another configuration than the one asked for; it is not "
+            "reused: remove the folder or choose another output"
+        )
+    return saved.get("stopped") in ("early-stopping", "max-epochs")
 
 
 def _expected_cost(cfg: TrainConfig) -> float:
@@ -98,9 +117,11 @@ def train_runs(
     jobs : int
         Runs trained at once on a CPU (:func:`map_jobs`); on CUDA one at a time.
     """
+    from dtb.data.prepare import read_meta
     from dtb.network import resolve_device
 
-    todo = [(Path(r), c) for r, c in runs if not finished(Path(r))]
+    key = read_meta(cache)["key"]
+    todo = [(Path(r), c) for r, c in runs if not finished(Path(r), key, c)]
     todo.sort(key=lambda rc: -_expected_cost(rc[1]))  # longest first: the pool ends together
     if resolve_device(device).type == "cuda":
         jobs = 1

@@ -101,6 +101,28 @@ def build_book() -> Path:
     return html
 
 
+#: What reproduce derives from a cohort under ``out/<profile>``: removed when the cohort changes.
+_DERIVED = ("suite", "seeds", "targets", "intervene", "stability", "figures")
+
+
+def _forget_other_cohort(run_dir: Path, stamps: Path, cache: Path) -> None:
+    """Remove this folder's results of a previous cohort (never reused for another one)."""
+    import shutil
+
+    from dtb.data.prepare import read_meta
+
+    key = read_meta(cache)["key"]
+    stamp = stamps / "cohort.json"
+    if stamp.is_file() and json.loads(stamp.read_text()).get("key") != key:
+        _log(f"the cohort changed: removing the previous cohort's results from {run_dir}")
+        for name in _DERIVED:
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+        for old in stamps.glob("*.json"):
+            if old.name.startswith(("intervene-", "targets-", "nb-")):
+                old.unlink()
+    write_json(stamp, {"key": key})
+
+
 def _book_stage(stamps: Path) -> None:
     """Build the book unless its sources (pages, executed notebooks, docstrings) are unchanged."""
     import dtb
@@ -383,6 +405,7 @@ def reproduce(
     stamps.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     root, cache, baselines_path, key = _data_stage(run_dir, stamps, prof, data, participants, seed)
+    _forget_other_cohort(run_dir, stamps, cache)
     suite_dir = run_dir / "suite"
     seed_runs, seed_extra = seed_plans(run_dir, prof, profile, suite_dir)
     _log(f"protocols, controls and designs ({prof.n_folds} zero-shot folds) into {suite_dir}")

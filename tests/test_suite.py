@@ -1,4 +1,5 @@
 import pandas as pd
+import pytest
 
 from dtb.data.prepare import prepare
 from dtb.suite import Entry, run_suite, suite_entries
@@ -42,8 +43,38 @@ def test_suite_trains_evaluates_and_reuses_finished_runs(synth_root, tmp_path):
         cache,
         tmp_path / "suite",
         entries=entries[:1],
+        n_folds=2,
         device="cpu",
         train_overrides={"max_epochs": 1, "fc_components": 1},
         progress=False,
     )
     assert ckpt.stat().st_mtime_ns == mtime  # finished run reused, not retrained
+    # ... and so is its evaluation, while the run is unchanged
+    metrics = tmp_path / "suite" / "paper" / "eval" / "metrics.json"
+    evaluated = metrics.stat().st_mtime_ns
+    run_suite(
+        cache,
+        tmp_path / "suite",
+        entries=entries[:1],
+        n_folds=2,
+        device="cpu",
+        train_overrides={"max_epochs": 1, "fc_components": 1},
+        progress=False,
+    )
+    assert metrics.stat().st_mtime_ns == evaluated
+
+    # a finished run of another configuration or another cohort is refused, never reused
+    with pytest.raises(ValueError, match="another configuration"):
+        run_suite(
+            cache,
+            tmp_path / "suite",
+            entries=entries[:1],
+            n_folds=2,
+            device="cpu",
+            train_overrides={"max_epochs": 2, "fc_components": 1},
+            progress=False,
+        )
+    from dtb.parallel import finished
+
+    with pytest.raises(ValueError, match="trained on cohort .* not reused"):
+        finished(ckpt.parent, "0" * 16)
