@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from dtb.baselines import pearson_with_ci
 from dtb.data.events import CHANCE
@@ -28,6 +27,7 @@ from dtb.data.prepare import PreparedCohort, load_prepared
 from dtb.fileio import json_default, nan_to_none, write_json, write_text
 from dtb.layout import TASK_NAMES, TR, UPSAMPLE
 from dtb.network import load_checkpoint, open_run
+from dtb.progress import tqdm
 from dtb.protocols import fc_source, held_out_participants
 from dtb.provenance import code_version
 from dtb.responses import concordance, model_responses, observed_rt, trials_in_part

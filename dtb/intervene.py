@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
-from tqdm.auto import tqdm
 
 from dtb.data.encoding import TRIAL_FIELDS
 from dtb.data.prepare import PreparedCohort, load_prepared
@@ -46,6 +45,7 @@ from dtb.fileio import (
 )
 from dtb.layout import TASK_NAMES, TR
 from dtb.pls import Direction, pls_direction
+from dtb.progress import tqdm
 from dtb.provenance import code_version, config_dict
 from dtb.responses import model_responses
 from dtb.twin import DigitalTwin

@@ -15,9 +15,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from dtb.config import TrainConfig
+from dtb.progress import tqdm
 
 
 def finished(run: Path, cohort_key: str | None = None, cfg: TrainConfig | None = None) -> bool:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+
+from dtb.progress import tqdm
 
 
 def smoothgrad(

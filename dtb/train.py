@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from dtb import distributed
 from dtb.config import TrainConfig
@@ -44,6 +43,7 @@ from dtb.network import (
     resolve_device,
     save_checkpoint,
 )
+from dtb.progress import tqdm
 from dtb.protocols import fc_source
 from dtb.provenance import code_version
 

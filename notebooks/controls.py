@@ -127,10 +127,8 @@ display(Markdown(as_markdown(suite_findings(suite, base, design))))
 # where it also rises above its shuffled control. Right: choice concordance against always
 # answering correctly (dashed). Entries with fewer than 4 participants with a model RT have no r.
 
-# %%
-fig, axes = plt.subplots(
-    1, 2, figsize=(max(12, 1.9 * len(entries) + 6), 5), gridspec_kw={"width_ratios": [1.4, 1]}
-)
+# %% tags=["full-width"]
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.8), gridspec_kw={"width_ratios": [1.4, 1]})
 x = {e: k for k, e in enumerate(entries)}
 dodge = dict(zip(tasks, np.linspace(-0.12, 0.12, len(tasks)), strict=True))
 ax = axes[0]

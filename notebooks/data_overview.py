@@ -87,7 +87,7 @@ summary
 # mean RT in the first half of the run predicts the second half. A model's RT correlation is only
 # informative above this line.
 
-# %%
+# %% tags=["full-width"]
 frames = []
 for task in tasks:
     df = pd.DataFrame(base["tasks"][task]["participants"]).assign(task=task, data="this dataset")
@@ -102,7 +102,7 @@ if real_events_root:
         )
 beh = pd.concat(frames, ignore_index=True)
 
-fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+fig, axes = plt.subplots(1, 4, figsize=(10, 3.2))
 sns.histplot(
     beh, x="mean_rt", hue="task", element="step", stat="density", common_norm=False, ax=axes[0]
 )
@@ -144,12 +144,12 @@ stats.round(3)
 # the 3 action targets (a button held from the press until the stimulus leaves the screen), and
 # the z-scored BOLD of left V1 (cubic x10 resampling of the TR 0.8 s signal).
 
-# %%
+# %% tags=["full-width"]
 i = int(np.flatnonzero(cohort["faces_present"] & cohort["stroop_present"])[0])
 n_show = int(60 / STEP)
 t = np.arange(n_show) * STEP
 fig, axes = plt.subplots(
-    3, 2, figsize=(14, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1.4, 1]}
+    3, 2, figsize=(10, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4, 1]}
 )
 for col, task in enumerate(tasks):
     x = cohort[f"{task}_inputs"][i, :n_show]

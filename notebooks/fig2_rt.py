@@ -99,8 +99,8 @@ display(Markdown(page_header(build, protocol="paper (A-C) and zero-shot (D)")))
 # concordance (mean and SD across participants) of the twin, of always answering correctly, and
 # as reported in the paper.
 
-# %%
-fig, axes = plt.subplots(2, 2, figsize=(12, 10), gridspec_kw={"height_ratios": [1.1, 1]})
+# %% tags=["full-width"]
+fig, axes = plt.subplots(2, 2, figsize=(9.5, 8.5), gridspec_kw={"height_ratios": [1.1, 1]})
 axes = axes.ravel()
 numbers = {"profile": profile, "protocol": protocol, "runs": metrics["runs"], "tasks": {}}
 for ax, task in zip(axes[:2], tasks, strict=False):

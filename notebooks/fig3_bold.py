@@ -80,7 +80,7 @@ display(Markdown(page_header(build, protocol="paper")))
 # faintly. One participant, both tasks. A single region of a single participant is an
 # illustration, not evidence: panels B to D summarise all of them.
 
-# %%
+# %% tags=["full-width"]
 window = int(round(3.2 / TR))
 with np.load(Path(eval_dir) / "bold_test.npz") as z:
     pairs = pd.DataFrame({"participant": z["participants"], "task": z["tasks"]})
@@ -89,7 +89,7 @@ if not participant:
     both = pairs.groupby("participant")["task"].nunique()
     participant = str(both[both == len(tasks)].index[0])
 v1 = target_index("V1_L")
-fig, axes = plt.subplots(len(tasks), 1, figsize=(13, 2.6 * len(tasks)), squeeze=False)
+fig, axes = plt.subplots(len(tasks), 1, figsize=(10, 2.4 * len(tasks)), squeeze=False)
 for ax, task in zip(axes[:, 0], tasks, strict=True):
     k = int(pairs.index[(pairs["participant"] == participant) & (pairs["task"] == task)][0])
     obs, pred = obs_ts[k, :, v1], pred_ts[k, :, v1]
@@ -120,7 +120,8 @@ paths = save_figure(
 # %% [markdown]
 # ## B and C: group t maps and mean BOLD
 # **B**: the group t (one-sample t across participants of the individual contrast t) of each
-# region and task, observed against predicted, with the region names; r over the 40 points as in
+# region and task, observed against predicted (named: per task the 4 regions of largest observed
+# |t|, and the right amygdala); r over the 40 points as in
 # the paper, and within each task. Forty points are few and not independent (the regions of one
 # task share participants, and the two tasks share regions such as V1 that respond to any visual
 # stimulus), and a group t grows with the number of participants, so its scale differs between
@@ -135,8 +136,8 @@ paths = save_figure(
 # same runs (the paper protocol) can carry such offsets over, much as the own-mean RT baseline
 # carries over RT.
 
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(13, 5.6))
+# %% tags=["full-width"]
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.8))
 ax = axes[0]
 group = pd.DataFrame(
     [
@@ -151,14 +152,16 @@ group = pd.DataFrame(
     ]
 )
 sns.scatterplot(group, x="observed", y="predicted", hue="task", s=40, ax=ax)
-for row in group.itertuples():
+# Labels for a few points only (40 labels overlap): per task the 4 largest |observed t|, and AMY_R.
+rank = group["observed"].abs().groupby(group["task"]).rank(ascending=False)
+for row in group[(rank <= 4) | (group["region"] == "AMY_R")].itertuples():
     ax.annotate(
         row.region,
         (row.observed, row.predicted),
         xytext=(3, 2),
         textcoords="offset points",
-        fontsize=6.5,
-        alpha=0.8,
+        fontsize=8,
+        alpha=0.9,
     )
 ax.axhline(0, color="grey", lw=0.6)
 ax.axvline(0, color="grey", lw=0.6)
@@ -230,11 +233,11 @@ paths = save_figure(
 # accuracy is the fraction of rows where it does, to be read against chance (1 / n). Individual
 # t maps from 196.8 s of data are noisy, so even a perfect twin would not reach 100%.
 
-# %%
+# %% tags=["full-width"]
 fig, axes = plt.subplots(
     2,
     len(tasks),
-    figsize=(6.2 * len(tasks), 10),
+    figsize=(5 * len(tasks), 9),
     squeeze=False,
     gridspec_kw={"height_ratios": [1, 1.6]},
 )

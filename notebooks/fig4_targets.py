@@ -77,8 +77,8 @@ display(Markdown(page_header(build, protocol="paper")))
 # fraction over a handful of edges is all or nothing. Bottom: the distribution of the
 # standardised edge scores with the 2.5 SD thresholds.
 
-# %%
-fig, axes = plt.subplots(2, 2, figsize=(13, 11.5), gridspec_kw={"height_ratios": [1.6, 1]})
+# %% tags=["full-width"]
+fig, axes = plt.subplots(2, 2, figsize=(10, 9.5), gridspec_kw={"height_ratios": [1.6, 1]})
 numbers = {"profile": profile, "indicators": {}}
 for k, ind in enumerate(INDICATORS):
     s, edges, nets = res[ind]["summary"], res[ind]["edges"], res[ind]["networks"]

@@ -80,8 +80,8 @@ display(Markdown(page_header(build, protocol="paper")))
 # Right: the dose-response, thin lines per twin and the mean, for the treated indicator (effect
 # size), the other indicator (cross-domain effect) and the twins' task accuracy.
 
-# %%
-fig, axes = plt.subplots(2, 3, figsize=(15, 9))
+# %% tags=["full-width"]
+fig, axes = plt.subplots(2, 3, figsize=(10, 6.5))
 numbers = {"profile": profile, "indicators": {}}
 for row, (ind, label) in zip(axes, INDICATORS.items(), strict=True):
     s, p, dose = res[ind]["summary"], res[ind]["participants"], res[ind]["dose"]
@@ -181,14 +181,14 @@ pd.DataFrame(
 # lowers the indicator. One line per twin; the title gives the mean change and the fraction of
 # twins whose indicator went down.
 
-# %%
+# %% tags=["full-width"]
 edits = [
     e
     for e in ("targets", "truth")
     if any(e in res[i]["summary"]["fc_treatment"] for i in INDICATORS)
 ]
 fig, axes = plt.subplots(
-    len(INDICATORS), max(len(edits), 1), figsize=(5.5 * max(len(edits), 1), 8), squeeze=False
+    len(INDICATORS), max(len(edits), 1), figsize=(4.8 * max(len(edits), 1), 7), squeeze=False
 )
 fc_numbers = {"profile": profile, "indicators": {}}
 notes = []

@@ -82,8 +82,8 @@ display(Markdown(page_header(build, protocol="paper", design="pca and dense")))
 # zero-shot RT correlation on unseen participants (95% CI) of the twin of each design and of the
 # ridge peer on the same folds.
 
-# %%
-fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+# %% tags=["full-width"]
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.9))
 numbers = {"profile": profile, "maps": {}, "zero_shot": {}}
 width = 0.38
 for k, design in enumerate(DESIGNS):

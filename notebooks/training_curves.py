@@ -65,7 +65,7 @@ display(Markdown(page_header(build, protocol="paper")))
 # moving average over one epoch's steps (thick lines). Right: the validation loss after each
 # epoch; the marked point is the epoch kept in `best.pt`.
 
-# %%
+# %% tags=["full-width"]
 steps_per_epoch = max(1, int(log.groupby("epoch")["step"].count().max()))
 long = log.melt(
     id_vars=["step", "epoch"],
@@ -80,7 +80,7 @@ long["smoothed"] = long.groupby("part")["value"].transform(
 val = log.dropna(subset=["val_loss"])[["epoch", "step", "val_loss"]].reset_index(drop=True)
 best = val.loc[val["val_loss"].idxmin()] if len(val) else None  # none before an epoch ends
 
-fig, axes = plt.subplots(1, 2, figsize=(14, 4), gridspec_kw={"width_ratios": [1.25, 1]})
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1.25, 1]})
 sns.lineplot(long, x="step", y="value", hue="part", lw=0.6, alpha=0.4, legend=False, ax=axes[0])
 sns.lineplot(long, x="step", y="smoothed", hue="part", lw=2, ax=axes[0])
 axes[0].set_ylabel("training loss")

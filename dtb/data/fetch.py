@@ -27,10 +27,10 @@ from urllib.parse import quote
 import pooch
 import requests
 import urllib3.exceptions
-from tqdm.auto import tqdm
 
 from dtb.data.manifest import is_verified
 from dtb.fileio import atomic_path
+from dtb.progress import tqdm
 from dtb.provenance import sha256_file
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy.interpolate import CubicSpline
-from tqdm.auto import tqdm
 
 from dtb.data.cohort import read_participants
 from dtb.data.encoding import TRIAL_FIELDS, EncodingConfig, encode_run, trial_table
@@ -36,6 +35,7 @@ from dtb.data.regions import region_signals, target_names
 from dtb.data.timeseries import TimeseriesError, read_timeseries
 from dtb.fileio import atomic_path, ensure_outside
 from dtb.layout import REST, STEP, TASKS, TR, UPSAMPLE, events_path, timeseries_path
+from dtb.progress import tqdm
 from dtb.provenance import code_version, config_dict, hash_config, hash_files
 
 #: Version of the cache layout; bump when the arrays or their meaning change.
