@@ -433,12 +433,19 @@ def _nan(x: Any) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _table(title: str, values: Mapping[str, Any]) -> list[str]:
-    lines = [f"**{title}**", "", "| setting | value |", "|---|---|"]
-    for k, v in values.items():
-        shown = ", ".join(f"{x:g}" for x in v) if isinstance(v, list | tuple) else v
-        lines.append(f"| `{k}` | {shown} |")
+def _table(title: str, values: Mapping[str, Any], columns: Mapping[str, Mapping] | None = None):
+    """A Markdown table of settings: one value column, or one column per label."""
+    columns = columns or {"value": values}
+    head = " | ".join(columns)
+    lines = [f"**{title}**", "", f"| setting | {head} |", "|---|" + "---|" * len(columns)]
+    for k in next(iter(columns.values())):
+        cells = [_shown(c.get(k, "")) for c in columns.values()]
+        lines.append(f"| `{k}` | {' | '.join(cells)} |")
     return [*lines, ""]
+
+
+def _shown(v: Any) -> str:
+    return ", ".join(f"{x:g}" for x in v) if isinstance(v, list | tuple) else str(v)
 
 
 def settings_markdown(
@@ -467,11 +474,9 @@ def settings_markdown(
     from dtb import glm
     from dtb.provenance import config_dict
 
-    out = []
-    for label, run in runs.items():
-        saved = json.loads((Path(run) / "run.json").read_text())
-        out += _table(f"Model, {label} (`ModelConfig`)", saved["model_config"])
-        out += _table(f"Training, {label} (`TrainConfig`)", saved["train_config"])
+    saved = {label: json.loads((Path(run) / "run.json").read_text()) for label, run in runs.items()}
+    out = _table("Model (`ModelConfig`)", {}, {k: v["model_config"] for k, v in saved.items()})
+    out += _table("Training (`TrainConfig`)", {}, {k: v["train_config"] for k, v in saved.items()})
     if intervention is not None:
         cfg = json.loads(Path(intervention).read_text())["config"]
         out += _table("Intervention (`InterveneConfig`)", cfg)

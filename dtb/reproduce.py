@@ -296,11 +296,7 @@ def write_settings(run_dir: Path, profile: str, suite_dir: Path) -> Path:
     from dtb.ridge import RidgeConfig
 
     own = TrainConfig.for_profile(profile).fc_encoder
-    runs = {
-        f"{own} design (recommended)" if own == "pca" else f"{own} design": suite_dir
-        / "paper"
-        / "run"
-    }
+    runs = {f"{own} design": suite_dir / "paper" / "run"}
     for other in ENCODERS:
         if other != own and (suite_dir / f"{other}-paper" / "run" / "run.json").is_file():
             runs[f"{other} design"] = suite_dir / f"{other}-paper" / "run"

@@ -93,8 +93,11 @@ for k, ind in enumerate(INDICATORS):
         vmin=-lim,
         vmax=lim,
         square=True,
+        xticklabels=True,
+        yticklabels=True,
         cbar_kws={"label": "fraction strengthen - fraction weaken", "shrink": 0.6},
     )
+    axes[0, k].tick_params(labelsize=8)
     axes[0, k].set_title(
         f"{ind}: {s['targets']['n_strengthen']} edges to strengthen, "
         f"{s['targets']['n_weaken']} to weaken",
@@ -161,7 +164,7 @@ if rec:
                 "sign agreement": m["sign_agreement"],
                 "precision@planted": m["precision_at_k"][str(m["n_planted"])],
             }
-    display(pd.DataFrame(rows).T.round(2))
+    display(pd.DataFrame.from_dict(rows, orient="index").round(2))
 display(Markdown(as_markdown([s for i in INDICATORS for s in recovery_findings(i, rec.get(i))])))
 
 # %% [markdown]

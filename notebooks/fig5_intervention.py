@@ -277,7 +277,7 @@ for ind in INDICATORS:
                 "null draws": len(v["null_draws"]),
             }
 if spec_rows:
-    display(pd.DataFrame(spec_rows).T.round(3))
+    display(pd.DataFrame.from_dict(spec_rows, orient="index").round(3))
 else:
     print("no null was drawn (null_draws = 0 or no targets)")
 

@@ -186,7 +186,7 @@ def test_settings_are_read_from_the_saved_configs(tmp_path):
     saved = {"train_config": config_dict(cfg), "model_config": config_dict(cfg.model_config(45))}
     (run / "run.json").write_text(json.dumps(saved))
     text = settings_markdown({"pca design": run}, ridge=RidgeConfig(n_folds=4))
-    assert "| `lr` | 0.00123 |" in text
+    assert "| `lr` | 0.00123 |" in text and "| setting | pca design |" in text
     assert f"| `max_epochs` | {cfg.max_epochs} |" in text and "| `n_fc` | 45 |" in text
     assert "| `n_folds` | 4 |" in text and "glover + derivative" in text
     assert "Fisher z" in text
