@@ -292,7 +292,7 @@ def write_settings(run_dir: Path, profile: str, suite_dir: Path) -> Path:
     from dtb.config import TrainConfig
     from dtb.encoders import ENCODERS
     from dtb.fileio import write_text
-    from dtb.report import settings_markdown
+    from dtb.report import page_header, settings_markdown
     from dtb.ridge import RidgeConfig
 
     own = TrainConfig.for_profile(profile).fc_encoder
@@ -306,7 +306,7 @@ def write_settings(run_dir: Path, profile: str, suite_dir: Path) -> Path:
         ridge=RidgeConfig(n_folds=PROFILES[profile].n_folds),
     )
     path = BOOK_GENERATED / "settings.md"
-    write_text(path, text)
+    write_text(path, page_header(run_dir / "build.json") + "\n\n" + text)
     return path
 
 
