@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 PIP_EXTRAS := test,notebooks,book
 STAMP  := $(VENV)/.dtb-installed
 
-.PHONY: install test reproduce book-check lab lint bench clean
+.PHONY: install test reproduce book-check wheelhouse gpu-check lab lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,21 @@ reproduce: $(STAMP)
 # chromium-driver); screenshots under results/quick/screenshots
 book-check: $(STAMP)
 	$(BIN)/python -m dtb.book_check book/_build/html --screenshots results/quick/screenshots
+
+# wheels of the dependencies the GPU machine's image lacks (it has no network), for Python 3.12
+# on x86-64 Linux, into .whl/ (about 29 MiB); benchmarks/gpu_check.sh installs them there
+WHEEL_TAGS := --python-version 3.12 --implementation cp --abi cp312 --abi abi3 --abi none \
+	--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+	--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	--platform manylinux1_x86_64 --platform any
+wheelhouse: $(STAMP)
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: $(WHEEL_TAGS) \
+		-d .whl -r benchmarks/gpu_wheels.txt
+	$(BIN)/python benchmarks/wheelhouse_check.py .whl
+
+# the GPU check at tiny sizes on this machine's CPU (what CI runs)
+gpu-check: $(STAMP)
+	PYTHON=$(BIN)/python benchmarks/gpu_check.sh --device cpu
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"

@@ -14,6 +14,7 @@ from dtb import __version__
 from dtb.config import PROFILES
 from dtb.encoders import ENCODERS
 from dtb.errors import DtbError
+from dtb.precision import PRECISIONS
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -116,6 +117,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "weight_decay": args.weight_decay,
             "fc_encoder": args.fc_encoder,
             "fc_components": args.fc_components,
+            "precision": args.precision,
         }.items()
         if v is not None
     }
@@ -442,6 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train"
+    )
+    t.add_argument(
+        "--precision",
+        choices=list(PRECISIONS),
+        default=None,
+        help="numeric precision of training: fp32; tf32 (CUDA tensor cores); bf16 autocast "
+        "(the recurrence stays fp32) (default: fp32)",
     )
     t.add_argument("--resume", action="store_true", help="continue the run in --out")
     t.add_argument(

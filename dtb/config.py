@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from dtb.encoders import ENCODERS
 from dtb.model import ModelConfig
+from dtb.precision import PRECISIONS
 from dtb.protocols import CONTROLS, PROTOCOLS, training_split
 
 _PAPER_OPTIMISER = {
@@ -120,6 +121,9 @@ class TrainConfig:
         Steps between checkpoints (also written at every epoch's end).
     seed : int
         Initial weights, batch order, dropout, zero-shot folds and validation participants.
+    precision : {"fp32", "tf32", "bf16"}
+        Numeric precision of the training steps (:mod:`dtb.precision`); fp32 by default.
+        Evaluation and interventions always run in fp32.
     """
 
     profile: str = "quick"
@@ -141,6 +145,7 @@ class TrainConfig:
     patience: int = 8
     checkpoint_every: int = 50
     seed: int = 0
+    precision: str = "fp32"
 
     @classmethod
     def for_profile(cls, profile: str, **overrides) -> TrainConfig:
@@ -210,5 +215,9 @@ class TrainConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}"
+            )
         if not (self.lr > 0 and self.lr_first_layer > 0 and self.clip_norm > 0):
             raise ValueError("learning rates and clip_norm must be positive")

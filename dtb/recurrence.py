@@ -33,6 +33,8 @@ from __future__ import annotations
 import torch
 from torch.autograd.function import once_differentiable
 
+from dtb.precision import float32_recurrence
+
 __all__ = ["CHUNK", "MainNetworkFunction", "main_network", "main_network_autograd"]
 
 CHUNK = 64
@@ -167,8 +169,14 @@ def main_network(
     y : torch.Tensor, shape (G, T, K, O)
         Readout of every step.
     """
-    _check(x, w_ih, b, w_hh, w_ho, b_ho)
-    return MainNetworkFunction.apply(x, w_ih, b, w_hh, w_ho, b_ho)
+    args = float32_recurrence(x, w_ih, b, w_hh, w_ho, b_ho)
+    _check(*args)
+    if torch.is_autocast_enabled(x.device.type):
+        # the recurrence in float32 under bf16 autocast (dtb.precision): the error of each of
+        # the 262 steps would accumulate through the hand-written backward
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return MainNetworkFunction.apply(*args)
+    return MainNetworkFunction.apply(*args)
 
 
 def main_network_autograd(

@@ -43,6 +43,7 @@ from dtb.network import (
     resolve_device,
     save_checkpoint,
 )
+from dtb.precision import check_precision, precision_context
 from dtb.progress import tqdm
 from dtb.protocols import fc_source
 from dtb.provenance import code_version
@@ -56,7 +57,6 @@ __all__ = [
     "resolve_device",
     "train",
 ]
-
 
 
 class TrainingDiverged(DtbError):
@@ -245,6 +245,7 @@ def train(
     if ctx.active and config.control == "direct-input":
         raise ValueError("the direct-input ablation trains in one process only (no torchrun)")
     dev = distributed.setup(ctx, resolve_device(device))
+    check_precision(config.precision, dev)
     try:
         return _train(cache, out, cohort, config, dev, ctx, resume, max_steps, progress)
     finally:
@@ -266,8 +267,9 @@ def _distributed_step(model, data, table, idx, config, generator, ctx):
     keep = torch.as_tensor(
         np.searchsorted(parts_all, np.unique(table.participant[mine])), device=fc.device
     )
-    logits, bold = model(fc, x, owner, generator=generator, keep=keep)
-    a_sum, b_sum, n_a, n_b = loss_sums(logits, bold, a, y, m)
+    with precision_context(config.precision, fc.device):
+        logits, bold = model(fc, x, owner, generator=generator, keep=keep)
+        a_sum, b_sum, n_a, n_b = loss_sums(logits.float(), bold.float(), a, y, m)
     # the global batch's counts (unmasked action targets, BOLD values): the sum over ranks
     n_action, n_bold = distributed.all_sum(torch.stack([n_a, n_b]).to(y.dtype) * weight, ctx)
     local = torch.stack([a_sum / n_action.clamp_min(1), b_sum / n_bold]) * weight
@@ -361,8 +363,9 @@ def _step(model, run: RunSetup, idx, config, optimizer, gen, ctx) -> tuple[torch
         loss, parts = _distributed_step(model, run.data, run.table, idx, config, gen, ctx)
     else:
         fc, x, owner, a, y, m = run.data.batch(run.table, idx)
-        logits, bold = run.network(fc, x, owner, generator=gen)
-        loss, parts = loss_fn(logits, bold, a, y, m)
+        with precision_context(config.precision, fc.device):
+            logits, bold = run.network(fc, x, owner, generator=gen)
+            loss, parts = loss_fn(logits.float(), bold.float(), a, y, m)
     if torch.isfinite(loss):
         if not ctx.active:
             loss.backward()

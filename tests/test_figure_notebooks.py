@@ -43,7 +43,10 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
         train_overrides={"max_epochs": 1, "fc_components": 2},
         progress=False,
     )
+    from dtb.reproduce import write_build_info
+
     return {
+        "build": write_build_info(base, "quick", root, cache),
         "baselines": base / "baselines.json",
         "suite": base / "suite",
         "run": base / "suite" / "paper" / "run",
@@ -51,9 +54,10 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def _execute(name: str, tmp_path: Path, **parameters) -> Path:
+def _execute(name: str, tmp_path: Path, build: Path, **parameters) -> Path:
     fig_dir = tmp_path / "figures"
     params = {**{k: str(v) for k, v in parameters.items()}, "fig_dir": str(fig_dir)}
+    params["build"] = str(build)
     execute_notebook(NOTEBOOK_DIR / f"{name}.py", tmp_path / f"{name}.ipynb", params, NOTEBOOK_DIR)
     return fig_dir
 
@@ -77,7 +81,7 @@ def _same(a, b) -> bool:
 
 
 def test_training_curves_show_the_run_record(inputs, tmp_path):
-    fig_dir = _execute("training_curves", tmp_path, run_dir=inputs["run"])
+    fig_dir = _execute("training_curves", tmp_path, inputs["build"], run_dir=inputs["run"])
     numbers = _saved(fig_dir, "training_curves")
     run = json.loads((inputs["run"] / "run.json").read_text())
     log = pd.read_csv(inputs["run"] / "log.tsv", sep="\t")
@@ -93,6 +97,7 @@ def test_fig2_shows_the_evaluated_rt_and_the_baselines(inputs, tmp_path):
     fig_dir = _execute(
         "fig2_rt",
         tmp_path,
+        inputs["build"],
         eval_dir=inputs["eval"],
         baselines=inputs["baselines"],
         suite_dir=inputs["suite"],
@@ -128,7 +133,7 @@ def test_fig2_shows_the_evaluated_rt_and_the_baselines(inputs, tmp_path):
 
 
 def test_fig3_shows_the_evaluated_bold_maps(inputs, tmp_path):
-    fig_dir = _execute("fig3_bold", tmp_path, eval_dir=inputs["eval"])
+    fig_dir = _execute("fig3_bold", tmp_path, inputs["build"], eval_dir=inputs["eval"])
     bold = json.loads((inputs["eval"] / "metrics.json").read_text())["bold"]
 
     a = _saved(fig_dir, "fig3a_timecourse")
@@ -162,7 +167,11 @@ def test_fig3_shows_the_evaluated_bold_maps(inputs, tmp_path):
 
 def test_controls_table_is_the_suite_joined_with_the_baselines(inputs, tmp_path):
     fig_dir = _execute(
-        "controls", tmp_path, suite_dir=inputs["suite"], baselines=inputs["baselines"]
+        "controls",
+        tmp_path,
+        inputs["build"],
+        suite_dir=inputs["suite"],
+        baselines=inputs["baselines"],
     )
     numbers = _saved(fig_dir, "controls")
     suite = pd.read_csv(inputs["suite"] / "suite.tsv", sep="\t")
@@ -198,8 +207,8 @@ def interventions(inputs, tmp_path_factory) -> Path:
     return out
 
 
-def test_fig4_shows_the_targets_written_by_intervene(interventions, tmp_path):
-    fig_dir = _execute("fig4_targets", tmp_path, intervene_dir=interventions)
+def test_fig4_shows_the_targets_written_by_intervene(inputs, interventions, tmp_path):
+    fig_dir = _execute("fig4_targets", tmp_path, inputs["build"], intervene_dir=interventions)
     shown = _saved(fig_dir, "fig4_targets")["indicators"]
     # the glass brain is drawn where the label file had coordinates, and only there
     assert (fig_dir / "fig4_glass_brain_affect.png").stat().st_size > 5_000
@@ -223,8 +232,8 @@ def test_fig4_shows_the_targets_written_by_intervene(interventions, tmp_path):
         )
 
 
-def test_fig5_shows_the_treatment_written_by_intervene(interventions, tmp_path):
-    fig_dir = _execute("fig5_intervention", tmp_path, intervene_dir=interventions)
+def test_fig5_shows_the_treatment_written_by_intervene(inputs, interventions, tmp_path):
+    fig_dir = _execute("fig5_intervention", tmp_path, inputs["build"], intervene_dir=interventions)
     shown = _saved(fig_dir, "fig5_weight_treatment")["indicators"]
     fc_shown = _saved(fig_dir, "fig5_fc_treatment")["indicators"]
     for ind in ("speed", "affect"):
@@ -267,7 +276,7 @@ def test_targets_page_shows_recovery_and_seed_agreement(inputs, interventions, t
         folders.append(str(out))
     stab = results / "stability" / "pca-speed"
     assert main(["targets-stability", *folders, "--out", str(stab)]) == 0
-    fig_dir = _execute("targets_truth", tmp_path, results_dir=results)
+    fig_dir = _execute("targets_truth", tmp_path, inputs["build"], results_dir=results)
     shown = _saved(fig_dir, "targets_truth")
     st = json.loads((stab / "stability.json").read_text())
     m = shown["maps"]["pca-speed"]
