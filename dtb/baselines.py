@@ -23,9 +23,10 @@ import numpy as np
 from scipy import stats
 
 from dtb.data.cohort import read_participants
-from dtb.data.events import CHANCE, EventsError, is_incongruent, read_events
-from dtb.layout import TASKS, events_path
+from dtb.data.events import EventsError, is_incongruent, read_events
+from dtb.layout import events_path
 from dtb.provenance import code_version, config_dict
+from dtb.tasks import TASK_RUNS, get_task
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def behavioural_baselines(root: Path | str, config: BaselineConfig = BaselineCon
     participants = read_participants(root)
     out: dict = {"config": config_dict(config), "code_version": code_version(), "tasks": {}}
     skipped = []
-    for run in TASKS:
+    for run in TASK_RUNS:
         rows = []
         for p in participants:
             path = events_path(root, p, run)
@@ -121,7 +122,7 @@ def behavioural_baselines(root: Path | str, config: BaselineConfig = BaselineCon
                 skipped.append({"participant": p, "run": run.name, "reason": str(exc)})
                 continue
             rows.append({"participant": p, **participant_rt_summary(ev, config)})
-        chance = CHANCE[run.name]
+        chance = get_task(run).chance
         excluded = [r["participant"] for r in rows if not r["accuracy"] > chance]
         used = [
             r

@@ -22,15 +22,15 @@ import pandas as pd
 import torch
 
 from dtb.baselines import pearson_with_ci
-from dtb.data.events import CHANCE
 from dtb.data.prepare import PreparedCohort, load_prepared
 from dtb.fileio import json_default, nan_to_none, write_json, write_text
-from dtb.layout import TASK_NAMES, TR, UPSAMPLE
+from dtb.layout import TR, UPSAMPLE
 from dtb.network import load_checkpoint, open_run
 from dtb.progress import tqdm
 from dtb.protocols import fc_source, held_out_participants
 from dtb.provenance import code_version
 from dtb.responses import concordance, model_responses, observed_rt, trials_in_part
+from dtb.tasks import TASK_NAMES, get_task
 from dtb.twin import DigitalTwin
 
 #: Version of the layout of ``metrics.json``; a saved evaluation of another version is redone.
@@ -126,7 +126,7 @@ def summarise_behaviour(table: pd.DataFrame) -> dict:
     """
     out = {}
     for task, t in table.groupby("task"):
-        above = t[t["accuracy"] > CHANCE[task]]
+        above = t[t["accuracy"] > get_task(task).chance]
         ok = above[np.isfinite(above["pred_rt"]) & np.isfinite(above["obs_rt"])]
         out[task] = {
             "n_participants": int(len(t)),

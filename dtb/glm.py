@@ -46,12 +46,10 @@ from scipy import stats
 
 from dtb.data.encoding import TRIAL_FIELDS
 from dtb.layout import STEP, Run
+from dtb.tasks import TASKS, get_task
 
-#: Conditions per task: (condition coded 1, condition coded 0) in the trial table.
-CONDITIONS: dict[str, tuple[str, str]] = {
-    "faces": ("face", "shape"),
-    "stroop": ("incongruent", "congruent"),
-}
+#: Conditions per task (dtb.tasks): (condition coded 1, condition coded 0) in the trial table.
+CONDITIONS: dict[str, tuple[str, str]] = {t.name: t.conditions for t in TASKS}
 #: nilearn settings of the design.
 HRF_MODEL = "glover + derivative"
 DRIFT_MODEL = "cosine"
@@ -66,10 +64,7 @@ _CONDITION = TRIAL_FIELDS.index("condition")
 
 
 def _task_name(task: str | Run) -> str:
-    name = task.name if isinstance(task, Run) else str(task)
-    if name not in CONDITIONS:
-        raise ValueError(f"unknown task {name!r}; expected one of {sorted(CONDITIONS)}")
-    return name
+    return get_task(task).name
 
 
 def _check_frame_times(frame_times: np.ndarray) -> np.ndarray:

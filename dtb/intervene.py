@@ -43,11 +43,12 @@ from dtb.fileio import (
     write_json,
     write_text,
 )
-from dtb.layout import TASK_NAMES, TR
+from dtb.layout import TR
 from dtb.pls import Direction, pls_direction
 from dtb.progress import tqdm
 from dtb.provenance import code_version, config_dict
 from dtb.responses import model_responses
+from dtb.tasks import TASK_NAMES
 from dtb.twin import DigitalTwin
 
 INDICATORS = ("speed", "affect")
@@ -57,6 +58,8 @@ INDICATOR_COLUMN = {"speed": "speed", "affect": "amygdala_t"}
 #: amygdala response: lower ``affect``).
 LOWER_TRAIT_SIGN = {"speed": 1, "affect": -1}
 AMYGDALA = "AMY_R"
+#: The task whose contrast (face > shape) of the amygdala is the affect indicator.
+AFFECT_TASK = "faces"
 #: Largest dose accepted, in SD of the latent: beyond it the weights leave the cohort's range.
 MAX_ALPHA = 5.0
 MEASURE_COLUMNS = (
@@ -198,7 +201,7 @@ def _twin_row(twin: DigitalTwin, cohort: PreparedCohort, i: int, amy: int | None
     for task in TASK_NAMES:
         if not cohort[f"{task}_present"][i]:
             row[f"rt_{task}"] = row[f"acc_{task}"] = np.nan
-            if task == "faces":
+            if task == AFFECT_TASK:
                 row["amygdala_t"] = np.nan
             continue
         sim = twin.simulate(cohort[f"{task}_inputs"][i])
@@ -209,14 +212,14 @@ def _twin_row(twin: DigitalTwin, cohort: PreparedCohort, i: int, amy: int | None
         ok = np.isfinite(correct)
         row[f"rt_{task}"] = float(np.nanmean(rt)) if np.isfinite(rt).any() else np.nan
         row[f"acc_{task}"] = float(np.mean(choice[ok] == correct[ok])) if ok.any() else np.nan
-        if task == "faces":
+        if task == AFFECT_TASK:
             row["amygdala_t"] = np.nan
             if amy is not None:
                 bold = sim.bold_at_tr()[:, [amy]]
-                design = design_matrix(trials, np.arange(len(bold)) * TR, "faces")
-                contrast = contrast_vector(design, "faces")
+                design = design_matrix(trials, np.arange(len(bold)) * TR, task)
+                contrast = contrast_vector(design, task)
                 row["amygdala_t"] = float(first_level_t(bold, design, contrast)[0])
-    row["speed"] = (row["rt_faces"] + row["rt_stroop"]) / 2
+    row["speed"] = float(np.mean([row[f"rt_{t}"] for t in TASK_NAMES]))
     return row
 
 

@@ -54,10 +54,7 @@ REST = Run("rest", "restAP", 1, 488)
 REST2 = Run("rest2", "restAP", 2, 488)
 FACES = Run("faces", "hammerAP", 1, 493)
 STROOP = Run("stroop", "stroopAP", 1, 510)
-#: The two tasks the twin performs, in the order of the task flag (0 Faces, 1 Stroop).
-TASKS: tuple[Run, ...] = (FACES, STROOP)
-#: Their names, the keys of a prepared cohort's task arrays (``faces_inputs``, ...).
-TASK_NAMES: tuple[str, ...] = tuple(t.name for t in TASKS)
+# The tasks the twin performs, and everything about them besides their files: dtb.tasks.
 RUNS: dict[str, Run] = {r.name: r for r in (REST, REST2, FACES, STROOP)}
 
 

@@ -38,6 +38,7 @@ from torch import nn
 
 from dtb.encoders import ENCODERS, PCAEncoder
 from dtb.recurrence import main_network, main_network_autograd
+from dtb.tasks import N_ACTION, N_INPUT
 
 __all__ = [
     "ModelConfig",
@@ -109,8 +110,8 @@ class ModelConfig:
     hyper_hidden: int = 200
     dropout: float = 0.1
     n_hidden: int = 400
-    n_input: int = 9
-    n_action: int = 3
+    n_input: int = N_INPUT
+    n_action: int = N_ACTION
     n_bold: int = 20
     fc_encoder: str = "dense"
     fc_components: int = 8

@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from dtb.baselines import pearson_with_ci
-from dtb.data.events import CHANCE
 from dtb.data.prepare import PreparedCohort
-from dtb.layout import TASK_NAMES, TR, UPSAMPLE
+from dtb.layout import TR, UPSAMPLE
 from dtb.protocols import fold_assignment
 from dtb.responses import observed_rt, trials_in_part
+from dtb.tasks import TASK_NAMES, get_task
 
 #: Targets of the peer, in the order of its tables.
 TARGETS = ("rt_faces", "rt_stroop", "acc_faces", "acc_stroop", "amygdala_t")
@@ -86,7 +86,7 @@ def participant_targets(cohort: PreparedCohort, *, amygdala: bool = True) -> pd.
                 continue
             trials = trials_in_part(cohort[f"{task}_trials"][i], t0, t1)
             rt = observed_rt(trials)
-            if cohort[f"{task}_accuracy"][i] > CHANCE[task] and np.isfinite(rt).any():
+            if cohort[f"{task}_accuracy"][i] > get_task(task).chance and np.isfinite(rt).any():
                 out[f"rt_{task}"][i] = np.nanmean(rt)
             out[f"acc_{task}"][i] = np.nanmean(trials[:, _ACCURACY]) if len(trials) else np.nan
         present = bool(cohort["faces_present"][i])

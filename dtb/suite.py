@@ -20,10 +20,10 @@ from dtb.config import TrainConfig
 from dtb.encoders import ENCODERS
 from dtb.evaluate import METRICS_SCHEMA, evaluate, ridge_beside
 from dtb.fileio import write_json, write_text
-from dtb.layout import TASK_NAMES
 from dtb.parallel import map_jobs, train_runs
 from dtb.protocols import standard_shifts
 from dtb.provenance import hash_config, hash_files, sha256_file
+from dtb.tasks import TASK_NAMES
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from dtb.config import TrainConfig
 from dtb.data.prepare import PreparedCohort, load_prepared
 from dtb.errors import DtbError
 from dtb.fileio import ensure_outside, write_json, write_text
-from dtb.layout import TASK_NAMES
 from dtb.model import loss_fn, loss_sums
 from dtb.network import (
     Network,
@@ -47,6 +46,7 @@ from dtb.precision import check_precision, precision_context
 from dtb.progress import tqdm
 from dtb.protocols import fc_source
 from dtb.provenance import code_version
+from dtb.tasks import TASK_NAMES
 
 __all__ = [
     "TASK_NAMES",

@@ -133,8 +133,10 @@ class DigitalTwin:
         x = torch.as_tensor(
             np.asarray(inputs), dtype=torch.float32, device=self.network.fc_mean.device
         )
-        if x.ndim != 2 or x.shape[1] != 9:
-            raise ValueError(f"inputs must have shape (T, 9), got {tuple(x.shape)}")
+        core = self.network.core  # the hypernetwork model (cfg) or the direct-input one (config)
+        n_in = (getattr(core, "cfg", None) or core.config).n_input
+        if x.ndim != 2 or x.shape[1] != n_in:
+            raise ValueError(f"inputs must have shape (T, {n_in}), got {tuple(x.shape)}")
         if not torch.isfinite(x).all():
             raise ValueError("inputs hold NaN/Inf")
         if not 0 <= burn_in < window:

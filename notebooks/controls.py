@@ -72,8 +72,8 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from dtb.figures import save_figure
-from dtb.layout import TASKS
 from dtb.report import as_markdown, page_header, suite_findings
+from dtb.tasks import TASKS
 
 sns.set_theme(context="notebook", style="ticks")
 suite = pd.read_csv(Path(suite_dir) / "suite.tsv", sep="\t")

@@ -64,8 +64,8 @@ from IPython.display import Markdown, display
 
 from dtb.data.events import CHANCE
 from dtb.figures import save_figure
-from dtb.layout import TASKS
 from dtb.report import as_markdown, page_header, suite_findings
+from dtb.tasks import TASKS
 
 sns.set_theme(context="notebook", style="ticks")
 metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())

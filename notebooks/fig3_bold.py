@@ -50,8 +50,9 @@ from scipy.ndimage import uniform_filter1d
 from dtb.data.regions import target_index, target_names
 from dtb.figures import save_figure
 from dtb.glm import map_similarity
-from dtb.layout import TASKS, TR
+from dtb.layout import TR
 from dtb.report import page_header
+from dtb.tasks import TASKS
 
 sns.set_theme(context="notebook", style="ticks")
 metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())

@@ -4,8 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dtb.data.encoding import EncodingConfig, encode_run, trial_table
-from dtb.data.events import COLOURS
 from dtb.layout import FACES, STROOP
+from dtb.tasks import COLOURS
 
 CFG = EncodingConfig()
 N_STEPS = 1500  # 120 s

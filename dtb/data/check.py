@@ -10,7 +10,8 @@ import pandas as pd
 from dtb.data.cohort import read_participants
 from dtb.data.events import EventsError, read_events
 from dtb.data.timeseries import TimeseriesError, read_timeseries
-from dtb.layout import PARCELLATED_DIR, REST, TASKS, bids_id, events_path, timeseries_path
+from dtb.layout import PARCELLATED_DIR, REST, bids_id, events_path, timeseries_path
+from dtb.tasks import TASK_RUNS
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def check_dataset(root: Path | str, *, events_only: bool = False) -> CheckReport
                 timeseries_path(root, p, REST),
                 lambda path: read_timeseries(path, REST),
             )
-        for run in TASKS:
+        for run in TASK_RUNS:
             ev = _status(
                 problems,
                 p,
@@ -136,7 +137,7 @@ def check_dataset(root: Path | str, *, events_only: bool = False) -> CheckReport
                 lambda path, run=run: read_timeseries(path, run),
             )
             row[run.name] = ev if ev != "ok" else ts
-        tasks_ok = any(row[r.name] == "ok" for r in TASKS)
+        tasks_ok = any(row[r.name] == "ok" for r in TASK_RUNS)
         row["usable"] = tasks_ok and (events_only or row["rest"] == "ok")
         rows.append(row)
     return CheckReport(root, pd.DataFrame(rows), problems)

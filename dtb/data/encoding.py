@@ -36,17 +36,14 @@ import numpy as np
 import pandas as pd
 
 from dtb.data.events import (
-    COLOURS,
     NO_PRESS,
     UNKNOWN_KEY,
     correct_button,
-    is_incongruent,
     pressed_button,
 )
-from dtb.layout import FACES, STROOP, Run
+from dtb.layout import Run
+from dtb.tasks import FLAG_DIM, N_ACTION, N_INPUT, get_task
 
-N_INPUT = 9
-N_ACTION = 3
 #: Trial-table fields stored per trial (see :func:`trial_table`).
 TRIAL_FIELDS = ("onset", "display_end", "rt", "accuracy", "correct", "pressed", "condition")
 
@@ -74,46 +71,20 @@ class EncodingConfig:
     face_high: tuple[float, float] = (0.9, 1.0)
 
 
-_SHAPE_CODES = {"oval-horizontal": (1.0, 0.0), "oval-vertical": (0.0, 1.0), "circle": (1.0, 1.0)}
-
-
 def _step(t: float | np.ndarray, step: float) -> np.ndarray:
     return np.rint(np.asarray(t, dtype=float) / step).astype(int)
 
 
 def _display_end(events: pd.DataFrame, run: Run, cfg: EncodingConfig) -> np.ndarray:
-    onset = events["onset"].to_numpy(float)
-    if run == FACES:
-        return onset + events["duration"].to_numpy(float)
-    return onset + np.minimum(events["duration"].to_numpy(float), cfg.stroop_display)
-
-
-def _shape_code(name: str) -> tuple[float, float]:
-    key = str(name).lower().rsplit(".", 1)[0]
-    if key not in _SHAPE_CODES:
-        raise ValueError(f"unknown shape image {name!r} (expected one of {sorted(_SHAPE_CODES)})")
-    return _SHAPE_CODES[key]
-
-
-def _face_codes(
-    left: str, top: str, right: str, rng: np.random.Generator, cfg: EncodingConfig
-) -> np.ndarray:
-    """Codes (3, 2) for left/top/right face images; identical images share a code."""
-
-    def draw(levels: np.ndarray) -> np.ndarray:
-        lo = rng.uniform(*cfg.face_low, size=2)
-        hi = rng.uniform(*cfg.face_high, size=2)
-        return np.where(levels, hi, lo)
-
-    top_levels = rng.integers(0, 2, size=2).astype(bool)
-    other_levels = top_levels.copy()
-    other_levels[rng.integers(0, 2)] ^= True  # differs in at least one dimension
-    top_code = draw(top_levels)
-    names = [str(x).lower() for x in (left, top, right)]
-    out = np.empty((3, 2))
-    for k, name in enumerate(names):
-        out[k] = top_code if name == names[1] else draw(other_levels)
-    return out
+    """When each trial's stimulus leaves the screen (s): its duration, capped by the task's
+    display limit (``EncodingConfig.stroop_display`` for Stroop, whose duration column holds
+    the inter-stimulus interval too)."""
+    onset, duration = events["onset"].to_numpy(float), events["duration"].to_numpy(float)
+    limit = get_task(run).display_limit
+    if limit is None:
+        return onset + duration
+    limit = cfg.stroop_display if run.name == "stroop" else limit
+    return onset + np.minimum(duration, limit)
 
 
 def encode_run(
@@ -145,42 +116,17 @@ def encode_run(
     mask : ndarray of bool, shape (n_steps,)
         False where the action target is unknown (Stroop error trials).
     """
-    if run not in (FACES, STROOP):
-        raise ValueError(f"{run.name!r} is not a task run")
+    task = get_task(run)
     step = config.step
     inputs = np.zeros((n_steps, N_INPUT), dtype=np.float32)
     actions = np.zeros((n_steps, N_ACTION), dtype=np.float32)
     mask = np.ones(n_steps, dtype=bool)
-    inputs[:, 8] = 0.0 if run == FACES else 1.0
+    inputs[:, FLAG_DIM] = task.flag
 
     onset = events["onset"].to_numpy(float)
     disp_end = _display_end(events, run, config)
     s0, s1 = _step(onset, step), _step(disp_end, step)
-
-    if run == FACES:
-        cue_start = events["cueStartTime"].to_numpy(float)
-        cue_end = events["cueEndTime"].to_numpy(float)
-        for k in np.flatnonzero(np.isfinite(cue_start) & np.isfinite(cue_end)):
-            dim = 0 if events["trial_type"].iloc[k] == "face" else 1
-            inputs[_step(cue_start[k], step) : _step(cue_end[k], step), dim] = 1.0
-        for k, row in enumerate(events.itertuples(index=False)):
-            if row.trial_type == "face":
-                codes = _face_codes(row.stimLeft, row.stimTop, row.stimRight, rng, config)
-            else:
-                codes = np.array(
-                    [_shape_code(x) for x in (row.stimLeft, row.stimTop, row.stimRight)]
-                )
-            inputs[s0[k] : s1[k], 2:8] = codes.reshape(-1)
-    else:
-        ink = events["stimulus_color"].astype(str).str.lower()
-        word = events["stimulus_text"].astype(str).str.lower()
-        for k in range(len(events)):
-            if ink.iloc[k] not in COLOURS or word.iloc[k] not in COLOURS:
-                raise ValueError(
-                    f"Stroop trial {k}: unknown colour/word {ink.iloc[k]!r}/{word.iloc[k]!r}"
-                )
-            inputs[s0[k] : s1[k], COLOURS.index(ink.iloc[k])] = 1.0
-            inputs[s0[k] : s1[k], 3 + COLOURS.index(word.iloc[k])] = 1.0
+    task.stimuli(events, inputs, s0, s1, rng, config)
 
     pressed = pressed_button(events, run)
     rt = events["response_time"].to_numpy(float)
@@ -208,7 +154,7 @@ def trial_table(
         condition (Faces: 1 face, 0 shape; Stroop: 1 incongruent, 0 congruent).
     """
     onset = events["onset"].to_numpy(float)
-    cond = (events["trial_type"] == "face").to_numpy() if run == FACES else is_incongruent(events)
+    cond = get_task(run).first_condition(events)
     return np.column_stack(
         [
             _step(onset, config.step),

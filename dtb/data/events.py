@@ -7,42 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dtb.layout import FACES, STROOP, Run
+from dtb.layout import Run
+from dtb.tasks import TASKS, get_task
 
-#: Columns each task's events file must have.
-REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "faces": (
-        "onset",
-        "duration",
-        "trial_type",
-        "response_time",
-        "accuracy_binarized",
-        "cueStartTime",
-        "cueEndTime",
-        "stimLeft",
-        "stimTop",
-        "stimRight",
-    ),
-    "stroop": (
-        "onset",
-        "duration",
-        "trial_type",
-        "response_time",
-        "accuracy_binarized",
-        "stimulus_text",
-        "stimulus_color",
-    ),
-}
-#: Trials per run in the TCP protocol.
-N_TRIALS = {"faces": 108, "stroop": 78}
-#: Trial types allowed per task.
-TRIAL_TYPES = {
-    "faces": {"face", "shape"},
-    "stroop": {"con1", "con2", "con3", "inc1", "inc2", "inc3", "inc4", "inc5", "inc6"},
-}
-#: Chance accuracy per task (2 buttons for Faces, 3 for Stroop).
-CHANCE = {"faces": 1 / 2, "stroop": 1 / 3}
-COLOURS = ("red", "green", "blue")
+#: Derived from the task definitions (dtb.tasks), keyed by task name.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {t.name: t.columns for t in TASKS}
+N_TRIALS = {t.name: t.n_trials for t in TASKS}
+TRIAL_TYPES = {t.name: set(t.trial_types) for t in TASKS}
+CHANCE = {t.name: t.chance for t in TASKS}
 _NUMERIC = ("onset", "duration", "response_time", "accuracy_binarized")
 
 
@@ -74,16 +46,15 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
         trials than the protocol's (108 Faces, 78 Stroop), as a truncated file has.
     """
     path = Path(path)
-    task = run.name
-    if task not in REQUIRED_COLUMNS:
-        raise ValueError(f"{run.name!r} is not a task run (expected faces or stroop)")
+    spec = get_task(run)
+    task = spec.name
     if not path.is_file():
         raise EventsError(f"{path}: events file not found")
     try:
         df = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise EventsError(f"{path}: cannot parse events file ({exc})") from exc
-    missing = [c for c in REQUIRED_COLUMNS[task] if c not in df.columns]
+    missing = [c for c in spec.columns if c not in df.columns]
     if missing:
         raise EventsError(f"{path}: missing column(s) {', '.join(missing)}")
     if df.empty:
@@ -97,13 +68,13 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
         raise EventsError(f"{path}: trials without onset or duration")
     if not np.isfinite(df[["onset", "duration"]].to_numpy()).all():
         raise EventsError(f"{path}: non-finite onset or duration")
-    text_cols = [c for c in REQUIRED_COLUMNS[task] if c not in _NUMERIC and not c.startswith("cue")]
+    text_cols = list(spec.text_columns)
     incomplete = df[text_cols].isna()
     if incomplete.any().any():
         row = int(np.flatnonzero(incomplete.any(axis=1).to_numpy())[0])
         cols = [c for c in text_cols if incomplete[c].iloc[row]]
         raise EventsError(f"{path}: trial {row + 1} lacks {', '.join(cols)} (truncated file?)")
-    bad_types = sorted(set(df["trial_type"].astype(str)) - TRIAL_TYPES[task])
+    bad_types = sorted(set(df["trial_type"].astype(str)) - spec.trial_types)
     if bad_types:
         raise EventsError(f"{path}: unknown trial_type(s) {bad_types}")
     late = df["onset"] >= run.duration
@@ -114,18 +85,18 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
         )
     if (df["onset"] < 0).any():
         raise EventsError(f"{path}: negative onsets")
-    if len(df) != N_TRIALS[task]:
+    if len(df) != spec.n_trials:
         raise EventsError(
-            f"{path}: {len(df)} trials, expected {N_TRIALS[task]} for {task} (truncated file?)"
+            f"{path}: {len(df)} trials, expected {spec.n_trials} for {task} (truncated file?)"
         )
-    if task == "faces":
-        for col in ("cueStartTime", "cueEndTime"):
+    for col in ("cueStartTime", "cueEndTime"):  # optional timing columns (Faces' cue)
+        if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
     return df.sort_values("onset", kind="stable").reset_index(drop=True)
 
 
 def correct_button(events: pd.DataFrame, run: Run) -> np.ndarray:
-    """Index of the correct button per trial.
+    """Index of the correct button per trial (the task's ``correct_button`` rule).
 
     Faces: 0 = left, 1 = right (the bottom image identical to the top one).
     Stroop: 0 = red, 1 = green, 2 = blue (the ink colour).
@@ -134,18 +105,10 @@ def correct_button(events: pd.DataFrame, run: Run) -> np.ndarray:
     -------
     buttons : ndarray of int, shape (n_trials,)
     """
-    if run == FACES:
-        left = (
-            events["stimLeft"].astype(str).str.lower() == events["stimTop"].astype(str).str.lower()
-        )
-        return np.where(left.to_numpy(), 0, 1)
-    if run == STROOP:
-        colour = events["stimulus_color"].astype(str).str.lower()
-        bad = ~colour.isin(COLOURS)
-        if bad.any():
-            raise EventsError(f"unknown stimulus_color value(s) {sorted(set(colour[bad]))}")
-        return colour.map({c: i for i, c in enumerate(COLOURS)}).to_numpy()
-    raise ValueError(f"{run.name!r} is not a task run")
+    try:
+        return get_task(run).correct_button(events)
+    except ValueError as exc:
+        raise EventsError(str(exc)) from exc
 
 
 #: pressed_button code for "no response".
@@ -168,11 +131,14 @@ def pressed_button(events: pd.DataFrame, run: Run) -> np.ndarray:
     correct = correct_button(events, run)
     rt = events["response_time"].to_numpy(float)
     acc = events["accuracy_binarized"].to_numpy(float)
-    out = np.where(acc == 1, correct, UNKNOWN_KEY if run == STROOP else 1 - correct)
+    # an error of a two-button task pressed the other button; otherwise the key is unknown
+    spec = get_task(run)
+    known = spec.error_key_known and len(spec.buttons) == 2
+    out = np.where(acc == 1, correct, 1 - correct if known else UNKNOWN_KEY)
     out = np.where(np.isnan(rt), NO_PRESS, out)
     return out.astype(int)
 
 
 def is_incongruent(events: pd.DataFrame) -> np.ndarray:
     """Boolean per Stroop trial: incongruent (``inc*``) rather than congruent."""
-    return events["trial_type"].astype(str).str.startswith("inc").to_numpy()
+    return get_task("stroop").first_condition(events)

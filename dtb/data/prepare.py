@@ -34,9 +34,10 @@ from dtb.data.fc import fc_vector
 from dtb.data.regions import region_signals, target_names
 from dtb.data.timeseries import TimeseriesError, read_timeseries
 from dtb.fileio import atomic_path, ensure_outside
-from dtb.layout import REST, STEP, TASKS, TR, UPSAMPLE, events_path, timeseries_path
+from dtb.layout import REST, STEP, TR, UPSAMPLE, events_path, timeseries_path
 from dtb.progress import tqdm
 from dtb.provenance import code_version, config_dict, hash_config, hash_files
+from dtb.tasks import N_ACTION, N_INPUT, TASK_RUNS
 
 #: Version of the cache layout; bump when the arrays or their meaning change.
 CACHE_FORMAT = 1
@@ -78,7 +79,7 @@ class PrepareConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` for an inconsistent config."""
-        for run in TASKS:
+        for run in TASK_RUNS:
             if self.n_steps * STEP > run.duration + 1e-9:
                 raise ValueError(
                     f"n_train + n_test = {self.n_steps} steps ({self.n_steps * STEP:.1f} s) "
@@ -129,7 +130,7 @@ def participant_rng(seed: int, participant: str, run_name: str) -> np.random.Gen
 def _input_files(root: Path, participants: list[str]) -> list[Path]:
     files = [root / "participants.tsv"]
     for p in participants:
-        for run in (REST, *TASKS):
+        for run in (REST, *TASK_RUNS):
             for path in (timeseries_path(root, p, run), events_path(root, p, run)):
                 if path.is_file():
                     files.append(path)
@@ -193,7 +194,7 @@ def prepare(
     kept: list[str] = []
     skipped: list[dict] = []
     fc_rows: list[np.ndarray] = []
-    task_rows: dict[str, list] = {run.name: [] for run in TASKS}
+    task_rows: dict[str, list] = {run.name: [] for run in TASK_RUNS}
     iterator = tqdm(participants, desc="prepare", unit="participant", disable=not progress)
     for p in iterator:
         try:
@@ -202,7 +203,7 @@ def prepare(
             skipped.append({"participant": p, "run": REST.name, "reason": str(exc)})
             continue
         per_task = {}
-        for run in TASKS:
+        for run in TASK_RUNS:
             try:
                 ev = read_events(events_path(root, p, run), run)
                 bold = read_timeseries(timeseries_path(root, p, run), run)
@@ -219,21 +220,21 @@ def prepare(
             continue
         kept.append(p)
         fc_rows.append(fc)
-        for run in TASKS:
+        for run in TASK_RUNS:
             task_rows[run.name].append(per_task.get(run.name))
     if not kept:
         raise ValueError(f"{root}: no participant has a usable rest run and task run")
 
-    n = len(kept)
+    n, n_targets = len(kept), len(target_names())
     arrays: dict[str, np.ndarray] = {"fc": np.stack(fc_rows)}
-    for run in TASKS:
+    for run in TASK_RUNS:
         rows = task_rows[run.name]
         present = np.array([r is not None for r in rows])
         max_trials = max((len(r[4]) for r in rows if r is not None), default=0)
-        x = np.zeros((n, n_steps, 9), np.float32)
-        a = np.zeros((n, n_steps, 3), np.float32)
+        x = np.zeros((n, n_steps, N_INPUT), np.float32)
+        a = np.zeros((n, n_steps, N_ACTION), np.float32)
         m = np.zeros((n, n_steps), bool)
-        y = np.zeros((n, n_steps, 20), np.float32)
+        y = np.zeros((n, n_steps, n_targets), np.float32)
         trials = np.full((n, max_trials, len(TRIAL_FIELDS)), np.nan)
         acc = np.full(n, np.nan)
         for i, r in enumerate(rows):
@@ -244,8 +245,8 @@ def prepare(
             acc[i] = r[5]
         # z-score each region with training-part statistics pooled over participants
         train = y[present, : config.n_train]
-        mean = train.mean(axis=(0, 1)) if present.any() else np.zeros(20, np.float32)
-        sd = train.std(axis=(0, 1)) if present.any() else np.ones(20, np.float32)
+        mean = train.mean(axis=(0, 1)) if present.any() else np.zeros(n_targets, np.float32)
+        sd = train.std(axis=(0, 1)) if present.any() else np.ones(n_targets, np.float32)
         sd = np.where(sd > 0, sd, 1.0).astype(np.float32)
         y[present] = (y[present] - mean) / sd
         arrays.update(
@@ -272,7 +273,7 @@ def prepare(
         "skipped": skipped,
         "targets": target_names(),
         "trial_fields": list(TRIAL_FIELDS),
-        "tasks": [run.name for run in TASKS],
+        "tasks": [run.name for run in TASK_RUNS],
     }
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_path(dest) as tmp:
