@@ -63,5 +63,7 @@ def precision_context(precision: str, device: torch.device | str) -> Iterator[No
 
 
 def float32_recurrence(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """The recurrence's arguments in float32 (under autocast they may arrive in bfloat16)."""
-    return tuple(t.float() if t.dtype != torch.float32 else t for t in tensors)
+    """The recurrence's half-precision arguments in float32 (under bf16 autocast the generated
+    weights arrive in bfloat16); float32 and float64 ones are left as they are."""
+    low = (torch.bfloat16, torch.float16)
+    return tuple(t.float() if t.dtype in low else t for t in tensors)
