@@ -45,9 +45,10 @@ wheelhouse: $(STAMP)
 gpu-check: $(STAMP)
 	PYTHON=$(BIN)/python benchmarks/gpu_check.sh --device cpu
 
+# JupyterLab on the notebooks (jupytext opens the .py notebooks); start with explore_twin.py
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/explore_twin.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check dtb tests benchmarks data-manifest notebooks

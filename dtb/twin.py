@@ -16,6 +16,7 @@ import torch
 
 from dtb.layout import UPSAMPLE
 from dtb.responses import model_responses
+from dtb.tasks import FLAG_DIM
 
 
 @dataclass
@@ -144,9 +145,9 @@ class DigitalTwin:
         t_total = x.shape[0]
         keep = window - burn_in
         starts = list(range(0, t_total, keep))
-        # padding shows nothing but keeps the task flag (dim 8) of the run
+        # padding shows nothing but keeps the task flag of the run
         blank = torch.zeros_like(x[:1])
-        blank[:, 8] = x[0, 8]
+        blank[:, FLAG_DIM] = x[0, FLAG_DIM]
         padded = torch.cat([blank.expand(burn_in, -1), x, blank.expand(keep, -1)])
         batch = torch.stack([padded[s : s + window] for s in starts])
         owner = torch.zeros(len(starts), dtype=torch.long, device=x.device)

@@ -1,0 +1,50 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Explore a twin: edit a connectome or the weights, watch behaviour and BOLD move
+#
+# Pick a participant and an edit; the table and the plot compare the participant's **observed**
+# data, their **twin** as trained and the **edited** twin, and update with every change:
+#
+# * RT per condition and accuracy on both tasks, and the GLM t of the chosen region for the
+#   chosen task's contrast (face > shape, incongruent > congruent);
+# * the BOLD time course of that region on that task.
+#
+# Edits (`dtb.explore`):
+#
+# * `direction`: the twin's generated weights moved along the PLS direction of an indicator
+#   (`speed` or `affect`, from `dtb intervene`), in SD of its latent; + lowers the indicator;
+# * `targets`: the indicator's connectome targets edited in the participant's FC, each edge in
+#   its target's direction, in correlation units; the twin is regenerated from the edited FC;
+# * `block`: every FC edge between two networks strengthened (+) or weakened (-), in correlation
+#   units; the twin is regenerated.
+#
+# Run all cells (`make lab` opens JupyterLab here). The default run is the paper-protocol twin of
+# `make reproduce`, on which every participant was trained ("seen"); point `run_dir` at a
+# zero-shot fold (`../results/quick/suite/zero-shot/fold-0`) to meet participants the model
+# never saw ("unseen"; only the FC edits apply there, since the directions belong to the run
+# they were computed on).
+
+# %% tags=["parameters"]
+run_dir = "../results/quick/suite/paper/run"
+intervene_dir = "../results/quick/intervene"  # "" for none: FC block edits only
+
+# %%
+from IPython.display import display
+
+from dtb.explore import Explorer
+from dtb.explore_widgets import ExplorerApp
+
+explorer = Explorer(run_dir, intervene_dir or None)
+app = ExplorerApp(explorer)
+display(app.widget)
