@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # The one install spec (editable, with these extras); environment.yml delegates to the same
 # `-e .[extras]` line (tests/test_environment.py).
-PIP_EXTRAS := test,notebooks,book
+PIP_EXTRAS := test,notebooks,book,lab
 STAMP  := $(VENV)/.dtb-installed
 
 .PHONY: install test reproduce book-check wheelhouse gpu-check lab lint bench clean
@@ -45,10 +45,12 @@ wheelhouse: $(STAMP)
 gpu-check: $(STAMP)
 	PYTHON=$(BIN)/python benchmarks/gpu_check.sh --device cpu
 
-# JupyterLab on the notebooks (jupytext opens the .py notebooks); start with explore_twin.py
+# JupyterLab on the twin explorer (notebooks/explore_twin.py, as an .ipynb beside it)
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[lab]"
-	$(BIN)/jupyter lab notebooks/explore_twin.py
+	$(BIN)/jupytext --quiet --to notebook --output notebooks/explore_twin.ipynb \
+		notebooks/explore_twin.py
+	$(BIN)/jupyter lab notebooks/explore_twin.ipynb
 
 lint: $(STAMP)
 	$(BIN)/ruff check dtb tests benchmarks data-manifest notebooks

@@ -13,6 +13,8 @@ Needs JupyterLab and ipywidgets (``make lab`` installs them) and Debian's Chromi
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -48,6 +50,21 @@ def _notebook(source: Path, folder: Path, parameters: dict) -> Path:
     return dest
 
 
+def _settings(folder: Path) -> Path:
+    """JupyterLab user settings for the check: every cell rendered (no windowing, so outputs
+    far down the page exist in the page), and no news pop-up."""
+    settings = folder / "lab-settings"
+    for plugin, values in {
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
+    }.items():
+        package, name = plugin.rsplit("/", 1)
+        path = settings / package / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    return settings
+
+
 def _wait_for_server(port: int, timeout: float) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -77,12 +94,12 @@ def _run_all(driver, timeout: float) -> dict:
     driver.find_element(By.XPATH, menu).click()
     item = "//div[contains(@class,'lm-Menu-itemLabel') and normalize-space()='Run All Cells']"
     wait.until(ec.element_to_be_clickable((By.XPATH, item))).click()
+    # done when a widget shows, or when an output shows an error
     wait.until(
-        lambda d: (
-            d.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output .widget-dropdown")
-            or d.find_elements(
-                By.CSS_SELECTOR, ".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']"
-            )
+        lambda d: d.execute_script(
+            "return document.querySelectorAll('.jp-OutputArea-output .widget-dropdown').length"
+            " > 0 || [...document.querySelectorAll('.jp-OutputArea-output')]"
+            ".some(e => /Traceback|Error/.test(e.innerText));"
         )
     )
     time.sleep(2)  # let the first redraw's figure arrive
@@ -126,6 +143,7 @@ def check_lab(
     with tempfile.TemporaryDirectory(prefix="dtb-lab-") as tmp:
         folder = Path(tmp)
         nb = _notebook(source, folder, parameters or {})
+        env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(_settings(folder))}
         port = _free_port()
         cmd = [
             sys.executable,
@@ -141,7 +159,9 @@ def check_lab(
             "--ServerApp.disable_check_xsrf=True",
         ]
         log = open(folder / "jupyterlab.log", "w")  # noqa: SIM115 (closed below)
-        server = subprocess.Popen(cmd, cwd=source.parent, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            cmd, cwd=source.parent, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
         driver = None
         try:
             _wait_for_server(port, 60)

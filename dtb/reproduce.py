@@ -123,6 +123,30 @@ def _forget_other_cohort(run_dir: Path, stamps: Path, cache: Path) -> None:
     write_json(stamp, {"key": key})
 
 
+def _forget_stale_runs(cache: Path, suite_dir: Path, profile: str, prof, extra) -> None:
+    """Remove this folder's runs whose saved configuration is not the one planned now (after
+    a change of the code's defaults): they are retrained, never reused."""
+    import shutil
+
+    from dtb.data.prepare import read_meta
+    from dtb.parallel import finished
+    from dtb.suite import entry_runs, suite_entries
+
+    n = len(read_meta(cache)["participants"])
+    key = read_meta(cache)["key"]
+    plans = [
+        plan
+        for e in suite_entries(n, profile)
+        for plan in entry_runs(e, suite_dir, profile=profile, n_folds=prof.n_folds, seed=0)
+    ]
+    for run, cfg in [*plans, *extra]:
+        try:
+            finished(Path(run), key, cfg)
+        except ValueError:
+            _log(f"{run}: trained with another configuration; removed, to be trained again")
+            shutil.rmtree(run)
+
+
 def _book_stage(stamps: Path) -> None:
     """Build the book unless its sources (pages, executed notebooks, docstrings) are unchanged."""
     import dtb
@@ -404,6 +428,7 @@ def reproduce(
     _forget_other_cohort(run_dir, stamps, cache)
     suite_dir = run_dir / "suite"
     seed_runs, seed_extra = seed_plans(run_dir, prof, profile, suite_dir)
+    _forget_stale_runs(cache, suite_dir, profile, prof, seed_extra)
     _log(f"protocols, controls and designs ({prof.n_folds} zero-shot folds) into {suite_dir}")
     run_suite(
         cache,

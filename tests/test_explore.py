@@ -131,3 +131,19 @@ def test_the_widgets_show_what_the_api_computes(explorer):
     assert app.amount.description == "amount (correlation)"
     app.kind.value = "direction"
     assert app.amount.value == 0.0 and app.amount.max == 3.0
+
+
+def test_the_explorer_renders_in_jupyterlab(trained, tmp_path):
+    from dtb.book_check import chromium_available
+    from dtb.lab_check import check_lab
+    from dtb.notebooks import NOTEBOOK_DIR
+
+    if not chromium_available():
+        pytest.skip("needs Debian's chromium and chromium-driver")
+    pytest.importorskip("jupyterlab")
+    shot = tmp_path / "lab.png"
+    params = {"run_dir": str(trained["run"]), "intervene_dir": str(trained["iv"])}
+    seen = check_lab(NOTEBOOK_DIR / "explore_twin.py", shot, params)
+    assert seen["dropdowns"] >= 6 and seen["sliders"] >= 1
+    assert seen["status"] and "redrawn in" in seen["status"][0]
+    assert shot.stat().st_size > 20_000
