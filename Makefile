@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 PIP_EXTRAS := test,notebooks,book,lab
 STAMP  := $(VENV)/.dtb-installed
 
-.PHONY: install test reproduce book-check wheelhouse gpu-check lab lint bench clean
+.PHONY: install test reproduce book-check lab-check wheelhouse gpu-check lab lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ reproduce: $(STAMP)
 # chromium-driver); screenshots under results/quick/screenshots
 book-check: $(STAMP)
 	$(BIN)/python -m dtb.book_check book/_build/html --screenshots results/quick/screenshots
+
+# the twin explorer run in JupyterLab in headless Chromium on the reproduction's twin; screenshot
+lab-check: $(STAMP)
+	$(BIN)/python -m dtb.lab_check notebooks/explore_twin.py \
+		--screenshot results/quick/screenshots/explore_twin_lab.png \
+		--param run_dir $(CURDIR)/results/quick/suite/paper/run \
+		--param intervene_dir $(CURDIR)/results/quick/intervene
+	$(BIN)/python benchmarks/explorer_redraw.py
 
 # wheels of the dependencies the GPU machine's image lacks (it has no network), for Python 3.12
 # on x86-64 Linux, into .whl/ (about 29 MiB); benchmarks/gpu_check.sh installs them there

@@ -54,6 +54,7 @@ NOTEBOOKS = (
     "fig5_intervention",
     "targets_truth",
     "controls",
+    "explorer_snapshot",
 )
 BOOK_DIR = NOTEBOOK_DIR.parent / "book"
 
@@ -360,6 +361,10 @@ def _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, k
         "fig5_intervention": {"intervene_dir": str(iv_dir)},
         "targets_truth": {"results_dir": str(run_dir)},
         "controls": {"suite_dir": str(suite_dir), "baselines": str(baselines_path)},
+        "explorer_snapshot": {
+            "run_dir": str(suite_dir / "paper" / "run"),
+            "intervene_dir": str(iv_dir),
+        },
     }
     stamps = run_dir / ".stamps"
     todo = []
