@@ -34,8 +34,7 @@ book-check: $(STAMP)
 lab-check: $(STAMP)
 	$(BIN)/python -m dtb.lab_check notebooks/explore_twin.py \
 		--screenshot results/quick/screenshots/explore_twin_lab.png \
-		--param run_dir $(CURDIR)/results/quick/suite/paper/run \
-		--param intervene_dir $(CURDIR)/results/quick/intervene
+		--param results_dir $(CURDIR)/results/quick
 	$(BIN)/python benchmarks/explorer_redraw.py
 
 # wheels of the dependencies the GPU machine's image lacks (it has no network), for Python 3.12

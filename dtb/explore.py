@@ -37,7 +37,16 @@ from dtb.twin import DigitalTwin
 _F = {name: k for k, name in enumerate(TRIAL_FIELDS)}
 EDITS = ("none", "direction", "targets", "block")
 
-__all__ = ["EDITS", "Edit", "Explorer", "block_edges", "edit_fc", "edit_weights", "twin_summary"]
+__all__ = [
+    "EDITS",
+    "Edit",
+    "Explorer",
+    "block_edges",
+    "edit_fc",
+    "edit_weights",
+    "reproduction_runs",
+    "twin_summary",
+]
 
 
 def block_edges(networks: pd.Series | np.ndarray, a: str, b: str) -> np.ndarray:
@@ -369,3 +378,28 @@ class Explorer:
             }
         )
         return table, bold
+
+
+def reproduction_runs(results: Path | str) -> dict[str, tuple[Path, Path | None]]:
+    """The runs of a ``dtb reproduce`` folder worth exploring, by label.
+
+    The paper-protocol twin with its interventions (every participant seen), and each zero-shot
+    fold (its held-out participants unseen; FC edits only, since directions belong to the run
+    they were computed on).
+
+    Returns
+    -------
+    runs : dict of str to (run folder, intervention folder or None)
+    """
+    results = Path(results)
+    suite = results / "suite"
+    runs: dict[str, tuple[Path, Path | None]] = {}
+    if (suite / "paper" / "run" / "best.pt").is_file():
+        iv = results / "intervene"
+        runs["paper protocol (all seen)"] = (suite / "paper" / "run", iv if iv.is_dir() else None)
+    for fold in sorted((suite / "zero-shot").glob("fold-*")):
+        if (fold / "best.pt").is_file():
+            runs[f"zero-shot {fold.name} (held-out fold unseen)"] = (fold, None)
+    if not runs:
+        raise ValueError(f"{results}: no trained run found; run dtb reproduce first")
+    return runs

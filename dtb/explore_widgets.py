@@ -40,17 +40,24 @@ class ExplorerApp:
         The BOLD region and task shown first.
     """
 
-    def __init__(self, explorer: Explorer, region: str = "AMY_R", task: str = "faces"):
+    def __init__(
+        self,
+        explorer: Explorer,
+        region: str = "AMY_R",
+        task: str = "faces",
+        runs: dict[str, tuple] | None = None,
+    ):
         self.explorer = explorer
-        people = explorer.participants
-        label = {p: f"{p} ({'seen' if p in explorer.seen else 'unseen'})" for p in people}
+        self._runs, self._explorers = runs or {}, {}
         nets = sorted(set(explorer.networks))
-        self.participant = w.Dropdown(
-            options=[(label[p], p) for p in people], description="participant"
-        )
+        self.run = w.Dropdown(options=list(self._runs), description="run")
+        self.run.layout.display = None if runs else "none"
+        if runs:  # the explorer given is the first run's
+            self._explorers[self.run.value] = explorer
+        self.participant = w.Dropdown(description="participant")
         self.kind = w.ToggleButtons(options=list(EDITS), description="edit")
-        indicators = sorted(explorer.directions) or ["speed", "affect"]
-        self.indicator = w.Dropdown(options=indicators, description="indicator")
+        self.indicator = w.Dropdown(description="indicator")
+        self._fill_choices()
         self.amount = w.FloatSlider(value=0.0, description="amount", continuous_update=False)
         self.net_a = w.Dropdown(options=nets, value="SomMotA", description="block from")
         self.net_b = w.Dropdown(options=nets, value="SomMotB", description="to")
@@ -62,6 +69,7 @@ class ExplorerApp:
         self.last_table = None
         self.last_ms = float("nan")
         self._set_amount_range()
+        self.run.observe(self._on_run, names="value")
         self.kind.observe(self._on_kind, names="value")
         for control in (
             self.participant,
@@ -80,6 +88,7 @@ class ExplorerApp:
         """The whole explorer, to display."""
         controls = w.VBox(
             [
+                self.run,
                 self.participant,
                 self.kind,
                 w.HBox([self.indicator, self.amount]),
@@ -89,6 +98,23 @@ class ExplorerApp:
             ]
         )
         return w.VBox([controls, w.HBox([self.table, self.plot])])
+
+    def _fill_choices(self) -> None:
+        """Participants (unseen first) and indicators of the current run."""
+        ex = self.explorer
+        label = {p: f"{p} ({'seen' if p in ex.seen else 'unseen'})" for p in ex.participants}
+        people = sorted(ex.participants, key=lambda p: (p in ex.seen, p))
+        with self.participant.hold_trait_notifications(), self.indicator.hold_trait_notifications():
+            self.participant.options = [(label[p], p) for p in people]
+            self.indicator.options = sorted(ex.directions) or ["speed", "affect"]
+
+    def _on_run(self, change) -> None:
+        if change["new"] not in self._explorers:
+            run_dir, intervene_dir = self._runs[change["new"]]
+            self._explorers[change["new"]] = Explorer(run_dir, intervene_dir)
+        self.explorer = self._explorers[change["new"]]
+        self._fill_choices()
+        self.redraw()
 
     def edit(self) -> Edit:
         """The edit the controls describe."""

@@ -29,22 +29,23 @@
 # * `block`: every FC edge between two networks strengthened (+) or weakened (-), in correlation
 #   units; the twin is regenerated.
 #
-# Run all cells (`make lab` opens JupyterLab here). The default run is the paper-protocol twin of
-# `make reproduce`, on which every participant was trained ("seen"); point `run_dir` at a
-# zero-shot fold (`../results/quick/suite/zero-shot/fold-0`) to meet participants the model
-# never saw ("unseen"; only the FC edits apply there, since the directions belong to the run
-# they were computed on).
+# Run all cells (`make lab` opens JupyterLab here). The `run` menu lists the runs of
+# `make reproduce`: the paper-protocol twin, on which every participant was trained ("seen"),
+# and each zero-shot fold, whose held-out participants the model never saw ("unseen"; only the
+# FC edits apply there, since the directions belong to the run they were computed on).
 
 # %% tags=["parameters"]
-run_dir = "../results/quick/suite/paper/run"
-intervene_dir = "../results/quick/intervene"  # "" for none: FC block edits only
+results_dir = "../results/quick"  # a dtb reproduce folder: its paper run and zero-shot folds
+run_dir = ""  # or one run folder (overrides results_dir)
+intervene_dir = ""  # with run_dir: its dtb intervene folder, "" for FC block edits only
 
 # %%
 from IPython.display import display
 
-from dtb.explore import Explorer
+from dtb.explore import Explorer, reproduction_runs
 from dtb.explore_widgets import ExplorerApp
 
-explorer = Explorer(run_dir, intervene_dir or None)
-app = ExplorerApp(explorer)
+runs = {run_dir: (run_dir, intervene_dir or None)} if run_dir else reproduction_runs(results_dir)
+first = next(iter(runs.values()))
+app = ExplorerApp(Explorer(*first), runs=runs)
 display(app.widget)

@@ -147,3 +147,31 @@ def test_the_explorer_renders_in_jupyterlab(trained, tmp_path):
     assert seen["dropdowns"] >= 6 and seen["sliders"] >= 1
     assert seen["status"] and "redrawn in" in seen["status"][0]
     assert shot.stat().st_size > 20_000
+
+
+def test_runs_of_a_reproduction_and_the_run_menu(trained, explorer, tmp_path):
+    from dtb.explore import reproduction_runs
+    from dtb.explore_widgets import ExplorerApp
+
+    for folder in ("suite/paper/run", "suite/zero-shot/fold-0", "suite/zero-shot/fold-1"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "best.pt").touch()
+    (tmp_path / "intervene").mkdir()
+    runs = reproduction_runs(tmp_path)
+    assert list(runs) == [
+        "paper protocol (all seen)",
+        "zero-shot fold-0 (held-out fold unseen)",
+        "zero-shot fold-1 (held-out fold unseen)",
+    ]
+    assert runs["paper protocol (all seen)"][1] == tmp_path / "intervene"
+    assert runs["zero-shot fold-0 (held-out fold unseen)"][1] is None
+    with pytest.raises(ValueError, match="no trained run"):
+        reproduction_runs(tmp_path / "nothing")
+
+    app = ExplorerApp(
+        explorer, runs={"with": (trained["run"], trained["iv"]), "without": (trained["run"], None)}
+    )
+    assert list(app.indicator.options) == ["speed"]
+    app.run.value = "without"
+    assert app.explorer is not explorer and not app.explorer.directions
+    assert app.last_table is not None
