@@ -15,6 +15,7 @@ import time
 import ipywidgets as w
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython import get_ipython
 from IPython.display import display
 
 from dtb.data.regions import target_names
@@ -48,7 +49,7 @@ class ExplorerApp:
         runs: dict[str, tuple] | None = None,
     ):
         self.explorer = explorer
-        self._runs, self._explorers = runs or {}, {}
+        self._runs, self._explorers, self._quiet = runs or {}, {}, False
         nets = sorted(set(explorer.networks))
         self.run = w.Dropdown(options=list(self._runs), description="run")
         self.run.layout.display = None if runs else "none"
@@ -80,7 +81,7 @@ class ExplorerApp:
             self.region,
             self.task,
         ):
-            control.observe(lambda _change: self.redraw(), names="value")
+            control.observe(lambda _change: self._quiet or self.redraw(), names="value")
         self.redraw()
 
     @property
@@ -104,9 +105,12 @@ class ExplorerApp:
         ex = self.explorer
         label = {p: f"{p} ({'seen' if p in ex.seen else 'unseen'})" for p in ex.participants}
         people = sorted(ex.participants, key=lambda p: (p in ex.seen, p))
-        with self.participant.hold_trait_notifications(), self.indicator.hold_trait_notifications():
-            self.participant.options = [(label[p], p) for p in people]
-            self.indicator.options = sorted(ex.directions) or ["speed", "affect"]
+        self._quiet = True  # one redraw after the change, not one per control
+        self.participant.options = [(label[p], p) for p in people]
+        self.participant.value = people[0] if people else None
+        self.indicator.options = sorted(ex.directions) or ["speed", "affect"]
+        self.indicator.value = self.indicator.options[0]
+        self._quiet = False
 
     def _on_run(self, change) -> None:
         if change["new"] not in self._explorers:
@@ -149,17 +153,20 @@ class ExplorerApp:
             return
         self.last_table = table
         self.table.value = table.round(3).to_html(index=False, na_rep="-")
-        with self.plot:
-            self.plot.clear_output(wait=True)
-            fig, ax = plt.subplots(figsize=(6, 2.6))
-            for column, style in (("observed", "k-"), ("twin", "C0-"), ("edited", "C3--")):
-                ax.plot(bold["time"], bold[column], style, lw=1, label=column)
-            ax.set_xlabel("time (s)")
-            ax.set_ylabel(f"{self.region.value} BOLD (z)")
-            ax.legend(fontsize=8, ncol=3, loc="upper right")
-            fig.tight_layout()
-            display(fig)
-            plt.close(fig)
+        fig, ax = plt.subplots(figsize=(6, 2.6))
+        for column, style in (("observed", "k-"), ("twin", "C0-"), ("edited", "C3--")):
+            ax.plot(bold["time"], bold[column], style, lw=1, label=column)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel(f"{self.region.value} BOLD (z)")
+        ax.legend(fontsize=8, ncol=3, loc="upper right")
+        fig.tight_layout()
+        if get_ipython() is not None:  # in a kernel: the figure into the Output widget
+            with self.plot:
+                self.plot.clear_output(wait=True)
+                display(fig)
+        else:  # a script: drawn all the same, so that timings include the drawing
+            fig.canvas.draw()
+        plt.close(fig)
         self.last_ms = 1e3 * (time.perf_counter() - t0)
         self.status.value = f"redrawn in {self.last_ms:.0f} ms"
 

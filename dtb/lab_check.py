@@ -39,7 +39,8 @@ def _notebook(source: Path, folder: Path, parameters: dict) -> Path:
     nb = jupytext.read(source)
     for cell in nb.cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source = "\n".join(f"{k} = {v!r}" for k, v in parameters.items()) or cell.source
+            # the given values after the defaults, as papermill injects them
+            cell.source += "".join(f"\n{k} = {v!r}" for k, v in parameters.items())
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -103,6 +104,11 @@ def _run_all(driver, timeout: float) -> dict:
         )
     )
     time.sleep(2)  # let the first redraw's figure arrive
+    driver.execute_script(  # the explorer in view for the screenshot
+        "const w = document.querySelector('.jp-OutputArea-output .jupyter-widgets');"
+        "if (w) w.scrollIntoView();"
+    )
+    time.sleep(0.5)
     return driver.execute_script(
         """return {
           widgets: document.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length,
@@ -166,7 +172,7 @@ def check_lab(
         try:
             _wait_for_server(port, 60)
             driver = _driver(1400)
-            driver.set_window_size(1400, 1100)
+            driver.set_window_size(1400, 1300)
             driver.get(f"http://127.0.0.1:{port}/lab/tree/{nb.name}")
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
             try:
