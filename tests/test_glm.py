@@ -193,7 +193,7 @@ def test_design_needs_both_conditions():
 
 
 def test_design_rejects_bad_inputs():
-    with pytest.raises(ValueError, match="unknown task"):
+    with pytest.raises(ValueError, match="task .rest. has no definition"):
         glm.design_matrix(block_trials(), TEST_FRAMES, "rest")
     with pytest.raises(ValueError, match=r"\(n_trials, 7\)"):
         glm.design_matrix(block_trials()[:, :3], TEST_FRAMES, "faces")
