@@ -32,6 +32,8 @@ N_SENSORY = 8
 FLAG_DIM = N_SENSORY
 #: Stroop's ink and word colours, in the order of its buttons.
 COLOURS = ("red", "green", "blue")
+#: The events columns every task needs: timing, condition and the response.
+BASE_COLUMNS = ("onset", "duration", "trial_type", "response_time", "accuracy_binarized")
 _SHAPE_CODES = {"oval-horizontal": (1.0, 0.0), "oval-vertical": (0.0, 1.0), "circle": (1.0, 1.0)}
 
 #: ``stimuli(events, inputs, start, stop, rng, config)`` writes the sensory dimensions of every
@@ -167,18 +169,7 @@ FACES_TASK = Task(
     label="Emotional Faces",
     n_trials=108,
     trial_types=frozenset({"face", "shape"}),
-    columns=(
-        "onset",
-        "duration",
-        "trial_type",
-        "response_time",
-        "accuracy_binarized",
-        "cueStartTime",
-        "cueEndTime",
-        "stimLeft",
-        "stimTop",
-        "stimRight",
-    ),
+    columns=(*BASE_COLUMNS, "cueStartTime", "cueEndTime", "stimLeft", "stimTop", "stimRight"),
     text_columns=("trial_type", "stimLeft", "stimTop", "stimRight"),
     conditions=("face", "shape"),
     buttons=("left", "right"),
@@ -224,15 +215,7 @@ STROOP_TASK = Task(
     label="Stroop",
     n_trials=78,
     trial_types=frozenset({"con1", "con2", "con3", "inc1", "inc2", "inc3", "inc4", "inc5", "inc6"}),
-    columns=(
-        "onset",
-        "duration",
-        "trial_type",
-        "response_time",
-        "accuracy_binarized",
-        "stimulus_text",
-        "stimulus_color",
-    ),
+    columns=(*BASE_COLUMNS, "stimulus_text", "stimulus_color"),
     text_columns=("trial_type", "stimulus_text", "stimulus_color"),
     conditions=("incongruent", "congruent"),
     buttons=COLOURS,

@@ -38,42 +38,27 @@ def test_suite_trains_evaluates_and_reuses_finished_runs(synth_root, tmp_path):
     assert set(ridge["protocol"]) == {"zero-shot"} and ridge["concordance"].isna().all()
     assert set(on_disk.loc[on_disk["entry"] == "paper", "design"]) == {"pca"}
     ckpt = tmp_path / "suite" / "paper" / "run" / "checkpoint.pt"
-    mtime = ckpt.stat().st_mtime_ns
-    run_suite(
-        cache,
-        tmp_path / "suite",
-        entries=entries[:1],
-        n_folds=2,
-        device="cpu",
-        train_overrides={"max_epochs": 1, "fc_components": 1},
-        progress=False,
-    )
-    assert ckpt.stat().st_mtime_ns == mtime  # finished run reused, not retrained
-    # ... and so is its evaluation, while the run is unchanged
     metrics = tmp_path / "suite" / "paper" / "eval" / "metrics.json"
-    evaluated = metrics.stat().st_mtime_ns
-    run_suite(
-        cache,
-        tmp_path / "suite",
-        entries=entries[:1],
-        n_folds=2,
-        device="cpu",
-        train_overrides={"max_epochs": 1, "fc_components": 1},
-        progress=False,
-    )
-    assert metrics.stat().st_mtime_ns == evaluated
+    mtime, evaluated = ckpt.stat().st_mtime_ns, metrics.stat().st_mtime_ns
 
-    # a finished run of another configuration or another cohort is refused, never reused
-    with pytest.raises(ValueError, match="another configuration"):
+    def again(max_epochs: int = 1):
+        overrides = {"max_epochs": max_epochs, "fc_components": 1}
         run_suite(
             cache,
             tmp_path / "suite",
             entries=entries[:1],
             n_folds=2,
             device="cpu",
-            train_overrides={"max_epochs": 2, "fc_components": 1},
+            train_overrides=overrides,
             progress=False,
         )
+
+    again()
+    assert ckpt.stat().st_mtime_ns == mtime  # finished run reused, not retrained
+    assert metrics.stat().st_mtime_ns == evaluated  # ... and its evaluation too
+    # a finished run of another configuration or another cohort is refused, never reused
+    with pytest.raises(ValueError, match="another configuration"):
+        again(max_epochs=2)
     from dtb.parallel import finished
 
     with pytest.raises(ValueError, match="trained on cohort .* not reused"):
