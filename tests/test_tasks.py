@@ -35,7 +35,7 @@ def test_a_task_is_found_by_name_run_or_itself_and_an_unknown_one_is_named():
     assert get_task(FACES_TASK) is FACES_TASK
     with pytest.raises(ValueError, match=r"task 'nback' has no definition; known tasks: faces"):
         get_task("nback")
-    with pytest.raises(ValueError, match="has no definition"):
+    with pytest.raises(ValueError, match=r"x\.tsv: task 'nback' has no definition"):
         events_mod.read_events("x.tsv", Run("nback", "nbackAP", 1, 300))
 
 

@@ -46,7 +46,10 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
         trials than the protocol's (108 Faces, 78 Stroop), as a truncated file has.
     """
     path = Path(path)
-    spec = get_task(run)
+    try:
+        spec = get_task(run)
+    except ValueError as exc:
+        raise EventsError(f"{path}: {exc}") from exc
     task = spec.name
     if not path.is_file():
         raise EventsError(f"{path}: events file not found")
