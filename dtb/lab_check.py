@@ -76,8 +76,27 @@ def _wait_for_server(port: int, timeout: float) -> None:
     raise RuntimeError(f"JupyterLab did not listen on port {port} within {timeout:.0f} s")
 
 
+def _started(driver) -> bool:
+    """Whether any cell is running or has run (its prompt shows ``[*]`` or a number)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('.jp-InputPrompt')]"
+        ".some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText));"
+    )
+
+
+def _click_run_all(driver, wait) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    menu = "//div[contains(@class,'lm-MenuBar-itemLabel') and normalize-space()='Run']"
+    wait.until(ec.element_to_be_clickable((By.XPATH, menu))).click()
+    item = "//div[contains(@class,'lm-Menu-itemLabel') and normalize-space()='Run All Cells']"
+    wait.until(ec.element_to_be_clickable((By.XPATH, item))).click()
+
+
 def _run_all(driver, timeout: float) -> dict:
     """Run All Cells from the menu; wait for widgets or an error; return what was seen."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -91,10 +110,18 @@ def _run_all(driver, timeout: float) -> dict:
             "return s && s.getAttribute('data-status') === 'idle';"
         )
     )
-    menu = "//div[contains(@class,'lm-MenuBar-itemLabel') and normalize-space()='Run']"
-    driver.find_element(By.XPATH, menu).click()
-    item = "//div[contains(@class,'lm-Menu-itemLabel') and normalize-space()='Run All Cells']"
-    wait.until(ec.element_to_be_clickable((By.XPATH, item))).click()
+    # focus the notebook, then Run > Run All Cells; again if no cell started (a click can land
+    # before the panel is ready on a slow machine)
+    first = driver.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")
+    driver.execute_script("arguments[0].scrollIntoView();", first)
+    first.click()
+    for _ in range(3):
+        _click_run_all(driver, wait)
+        try:
+            WebDriverWait(driver, 30).until(_started)
+            break
+        except TimeoutException:
+            continue
     # done when a widget shows, or when an output shows an error
     wait.until(
         lambda d: d.execute_script(
@@ -143,7 +170,7 @@ def check_lab(
     """
     if not chromium_available():
         raise RuntimeError("headless Chromium not found (apt-get install chromium chromium-driver)")
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import WebDriverException
 
     source = Path(notebook).resolve()
     with tempfile.TemporaryDirectory(prefix="dtb-lab-") as tmp:
@@ -173,15 +200,14 @@ def check_lab(
             _wait_for_server(port, 60)
             driver = _driver(1400)
             driver.set_window_size(1400, 1300)
-            driver.get(f"http://127.0.0.1:{port}/lab/tree/{nb.name}")
             Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                seen = _run_all(driver, timeout)
-            except TimeoutException as exc:
-                seen = {
-                    "errors": [f"timed out after {timeout:.0f} s: {exc.msg or 'waiting'}"],
-                    "dropdowns": 0,
-                }
+            for _ in range(2):  # once more, from a fresh page, if the browser was interrupted
+                driver.get(f"http://127.0.0.1:{port}/lab/tree/{nb.name}")
+                try:
+                    seen = _run_all(driver, timeout)
+                    break
+                except WebDriverException as exc:  # a timeout, or a click that missed
+                    seen = {"errors": [f"{type(exc).__name__}: {exc.msg or ''}"], "dropdowns": 0}
             driver.save_screenshot(str(screenshot))
         finally:
             if driver is not None:
