@@ -27,6 +27,7 @@ from dtb.data.encoding import TRIAL_FIELDS
 from dtb.data.parcellation import parcel_table
 from dtb.data.prepare import PreparedCohort, load_prepared
 from dtb.data.regions import target_names
+from dtb.intervene import generated_weights
 from dtb.layout import TR, UPSAMPLE
 from dtb.pls import Direction
 from dtb.responses import model_responses
@@ -319,7 +320,7 @@ class Explorer:
         if edit.kind in ("none", "direction"):
             twin = DigitalTwin.from_fc(fc, self.network)
             if edit.kind == "direction" and edit.amount != 0:
-                flat = torch.cat([p.reshape(1, -1) for p in twin.params.values()], dim=1)[0]
+                flat = generated_weights(self.network, fc[None])[0]
                 direction = self._need(self.directions, edit.indicator, "direction")
                 twin = DigitalTwin.from_weights(
                     edit_weights(flat, direction, edit.amount), self.network

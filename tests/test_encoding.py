@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from dtb.data.encoding import EncodingConfig, encode_run, trial_table
 from dtb.layout import FACES, STROOP
-from dtb.tasks import COLOURS
+from dtb.tasks import COLOURS, STROOP_TASK
 
 CFG = EncodingConfig()
 N_STEPS = 1500  # 120 s
@@ -108,7 +108,7 @@ def test_stroop_encoding_properties(ev, seed):
     assert np.all(x[:, 6:8] == 0)
     shown = np.zeros(N_STEPS, bool)
     for row in ev.itertuples():
-        s0, s1 = _steps(row.onset), _steps(row.onset + min(row.duration, CFG.stroop_display))
+        s0, s1 = _steps(row.onset), _steps(row.onset + min(row.duration, STROOP_TASK.display_limit))
         shown[s0:s1] = True
         ink, word = COLOURS.index(row.stimulus_color), COLOURS.index(row.stimulus_text)
         assert np.all(x[s0:s1, ink] == 1) and np.all(x[s0:s1, :3].sum(1) == 1)

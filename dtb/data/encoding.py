@@ -19,7 +19,7 @@ code); shapes are coded oval-horizontal (1, 0), oval-vertical (0, 1), circle (1,
 Decisions of ours, documented because the paper does not state them:
 
 * A stimulus stays on screen for a fixed, response-independent time: the Faces trial's
-  ``duration`` column (about 1.9 s, fixed by the task) and ``stroop_display`` seconds for Stroop
+  ``duration`` column (about 1.9 s, fixed by the task) and the task's ``display_limit`` for Stroop
   (the Stroop ``duration`` column includes the inter-stimulus interval). A display that ended at
   the response would leak the reaction time into the input.
 * An action target is 1 from the press (onset + response time) until the stimulus leaves the
@@ -56,8 +56,6 @@ class EncodingConfig:
     ----------
     step : float
         Model time step in seconds.
-    stroop_display : float
-        Seconds a Stroop word stays on screen.
     press_hold : float
         Minimum seconds an action target stays 1 after a press.
     face_low, face_high : tuple of float
@@ -65,7 +63,6 @@ class EncodingConfig:
     """
 
     step: float = 0.08
-    stroop_display: float = 2.0
     press_hold: float = 0.4
     face_low: tuple[float, float] = (0.0, 0.1)
     face_high: tuple[float, float] = (0.9, 1.0)
@@ -77,14 +74,10 @@ def _step(t: float | np.ndarray, step: float) -> np.ndarray:
 
 def _display_end(events: pd.DataFrame, run: Run, cfg: EncodingConfig) -> np.ndarray:
     """When each trial's stimulus leaves the screen (s): its duration, capped by the task's
-    display limit (``EncodingConfig.stroop_display`` for Stroop, whose duration column holds
-    the inter-stimulus interval too)."""
+    ``display_limit`` where the duration column also holds the inter-stimulus interval."""
     onset, duration = events["onset"].to_numpy(float), events["duration"].to_numpy(float)
     limit = get_task(run).display_limit
-    if limit is None:
-        return onset + duration
-    limit = cfg.stroop_display if run.name == "stroop" else limit
-    return onset + np.minimum(duration, limit)
+    return onset + (duration if limit is None else np.minimum(duration, limit))
 
 
 def encode_run(
