@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from dtb.data.cohort import read_participants
 from dtb.data.events import EventsError, is_incongruent, read_events
+from dtb.data.sources import RunError
 from dtb.layout import events_path
 from dtb.provenance import code_version, config_dict
 from dtb.tasks import TASK_RUNS, get_task
@@ -89,14 +91,45 @@ def participant_rt_summary(events, config: BaselineConfig) -> dict:
     }
 
 
-def behavioural_baselines(root: Path | str, config: BaselineConfig = BaselineConfig()) -> dict:
+def split_of(cache: Path | str) -> BaselineConfig:
+    """The baselines' split of a prepared cohort: its train and test parts in seconds."""
+    from dtb.data.prepare import read_meta
+    from dtb.layout import STEP
+
+    cfg = read_meta(cache)["config"]
+    return BaselineConfig(
+        train_end=round(cfg["n_train"] * STEP, 6),
+        test_end=round((cfg["n_train"] + cfg["n_test"]) * STEP, 6),
+    )
+
+
+def _events(source, root: Path, participant: str, run) -> pd.DataFrame | None:
+    """A run's events, or None when the run has no events file; EventsError when bad."""
+    if source is None or source.layout == "tcp":
+        path = events_path(root, participant, run)
+        return read_events(path, run) if path.is_file() else None
+    try:
+        return source.task(participant, run.name).events
+    except RunError as exc:
+        if exc.kind == "missing":
+            return None
+        raise EventsError(str(exc)) from exc
+
+
+def behavioural_baselines(
+    root: Path | str, config: BaselineConfig = BaselineConfig(), *, source=None
+) -> dict:
     """Compute the events-only baselines for both tasks.
 
     Parameters
     ----------
     root : path-like
-        TCP-layout dataset; only ``participants.tsv`` and the events files are read.
+        Dataset root; for the TCP layout only ``participants.tsv`` and the events files are
+        read.
     config : BaselineConfig
+        The split (:func:`split_of` gives a prepared cohort's).
+    source : dtb.data.sources.Source, optional
+        How to read ``root`` (default: the TCP layout).
 
     Returns
     -------
@@ -107,17 +140,16 @@ def behavioural_baselines(root: Path | str, config: BaselineConfig = BaselineCon
         concordance on the test part), and the per-participant table.
     """
     root = Path(root)
-    participants = read_participants(root)
+    participants = source.participants() if source is not None else read_participants(root)
     out: dict = {"config": config_dict(config), "code_version": code_version(), "tasks": {}}
     skipped = []
     for run in TASK_RUNS:
         rows = []
         for p in participants:
-            path = events_path(root, p, run)
-            if not path.is_file():
-                continue
             try:
-                ev = read_events(path, run)
+                ev = _events(source, root, p, run)
+                if ev is None:
+                    continue
             except EventsError as exc:
                 skipped.append({"participant": p, "run": run.name, "reason": str(exc)})
                 continue

@@ -42,17 +42,97 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from dtb.data.synth import synthesize
+    if args.layout == "bids-derivatives":
+        from dtb.data.synth_derivatives import synthesize_derivatives as synthesize
+    else:
+        from dtb.data.synth import synthesize
 
     dest = synthesize(args.dest, args.participants, args.seed)
-    print(f"synthetic cohort of {args.participants} participant(s), seed {args.seed}: {dest}")
+    print(
+        f"synthetic cohort of {args.participants} participant(s), seed {args.seed}, "
+        f"{args.layout} layout: {dest}"
+    )
     return 0
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
-    from dtb.data.check import check_dataset
+def _layout_options(p: argparse.ArgumentParser) -> None:
+    """Options that say how to read a dataset (``dtb.data.sources``)."""
+    g = p.add_argument_group("dataset layout")
+    g.add_argument(
+        "--layout",
+        choices=["auto", "tcp", "bids-derivatives"],
+        default="auto",
+        help="tcp: ds005237 as published; bids-derivatives: BIDS raw folder plus XCP-D/nilearn "
+        "parcellated time series; auto: tcp when ROOT has the TCP time-series folder",
+    )
+    g.add_argument(
+        "--derivatives",
+        type=Path,
+        default=None,
+        help="pipeline folder with sub-*/func/*_timeseries.tsv (default: the one under "
+        "ROOT/derivatives)",
+    )
+    g.add_argument(
+        "--atlas", default=None, help="atlas-/seg- label of the time series (default: the only one)"
+    )
+    g.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="region label file: label, network[, x, y, z] (default: the pipeline's "
+        "atlas-*_dseg.tsv; for tcp, names of the 434 regions)",
+    )
+    g.add_argument(
+        "--targets",
+        type=Path,
+        default=None,
+        help="table of the 20 BOLD targets' parcels: target, parcels (default: nearest region "
+        "to each target's MNI centre)",
+    )
+    g.add_argument(
+        "--task",
+        action="append",
+        default=None,
+        metavar="NAME=LABEL",
+        help="BIDS task label of a dtb task, e.g. faces=hariri (repeatable; default: the names)",
+    )
+    g.add_argument("--rest", default=None, help="pattern of the rest runs' task label (rest*)")
 
-    report = check_dataset(args.root, events_only=args.events_only)
+
+def _source(args: argparse.Namespace, root: Path):
+    """The dataset source named by the layout options."""
+    from dtb.data.sources import open_source
+
+    return open_source(root, **_source_options(args))
+
+
+def _source_options(args: argparse.Namespace) -> dict:
+    """The layout options as keyword arguments of :func:`dtb.data.sources.open_source`."""
+    labels = {}
+    for item in args.task or []:
+        name, sep, label = item.partition("=")
+        if not sep or not name or not label:
+            raise ValueError(f"--task {item!r}: expected NAME=LABEL, e.g. faces=hariri")
+        labels[name.strip()] = label.strip()
+    return dict(
+        layout=args.layout,
+        labels=args.labels,
+        derivatives=args.derivatives,
+        atlas=args.atlas,
+        targets=args.targets,
+        task_labels=labels or None,
+        rest=args.rest,
+    )
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from dtb.data.check import check_dataset, check_source
+
+    source = _source(args, args.root)
+    if source.layout == "tcp":
+        report = check_dataset(args.root, events_only=args.events_only)
+    else:
+        report = check_source(source)
     print(report.format())
     return 1 if report.failed(allow_missing=args.allow_missing) else 0
 
@@ -66,6 +146,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         PrepareConfig(seed=args.seed),
         force=args.force,
         progress=not args.quiet,
+        source=_source(args, args.root),
     )
     meta = read_meta(path)
     print(f"prepared {len(meta['participants'])} participant(s): {path}")
@@ -79,7 +160,7 @@ def _cmd_baselines(args: argparse.Namespace) -> int:
     from dtb.fileio import ensure_outside, write_json
 
     ensure_outside(args.json, args.root)
-    result = behavioural_baselines(args.root)
+    result = behavioural_baselines(args.root, source=_source(args, args.root))
     write_json(args.json, result)
     for task, t in result["tasks"].items():
         own = t["own_mean_rt"]
@@ -240,6 +321,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         device=args.device,
         book=not args.no_book,
         jobs=args.jobs,
+        source_options=_source_options(args),
     )
     return 0
 
@@ -306,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"dtb {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    data = sub.add_parser("data", help="get, synthesise and check TCP-layout datasets")
+    data = sub.add_parser("data", help="get, synthesise and check datasets")
     dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
 
     f = dsub.add_parser("fetch", help="download ds005237 files listed in the data manifest")
@@ -340,33 +422,45 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=_cmd_fetch)
 
-    s = dsub.add_parser("synth", help="write the ground-truth synthetic cohort in TCP layout")
-    s.add_argument("dest", type=Path, help="destination folder (becomes a TCP-layout root)")
+    s = dsub.add_parser("synth", help="write the ground-truth synthetic cohort")
+    s.add_argument("dest", type=Path, help="destination folder (becomes the dataset root)")
+    s.add_argument(
+        "--layout",
+        choices=["tcp", "bids-derivatives"],
+        default="tcp",
+        help="tcp: ds005237's layout, 434 regions, TR 0.8 s; bids-derivatives: BIDS raw plus "
+        "XCP-D-style time series in a 216-region atlas, TR 1.6 s, shorter task runs",
+    )
     s.add_argument(
         "--participants", type=int, default=40, metavar="N", help="number of participants"
     )
     s.add_argument("--seed", type=int, default=0, help="seed of the whole cohort")
     s.set_defaults(func=_cmd_synth)
 
-    c = dsub.add_parser("check", help="validate a TCP-layout dataset (read-only)")
-    c.add_argument("root", type=Path, help="TCP-layout dataset folder")
-    c.add_argument("--events-only", action="store_true", help="check only the events files")
+    c = dsub.add_parser("check", help="validate a dataset (read-only)")
+    c.add_argument("root", type=Path, help="dataset folder (TCP, or BIDS raw with derivatives)")
+    c.add_argument(
+        "--events-only", action="store_true", help="check only the events files (tcp layout)"
+    )
     c.add_argument(
         "--allow-missing", action="store_true", help="list missing runs but do not fail on them"
     )
+    _layout_options(c)
     c.set_defaults(func=_cmd_check)
 
     pr = sub.add_parser("prepare", help="FC, 80 ms inputs/targets and windows -> one cache file")
-    pr.add_argument("root", type=Path, help="TCP-layout dataset folder")
+    pr.add_argument("root", type=Path, help="dataset folder (TCP, or BIDS raw with derivatives)")
     pr.add_argument("--out", type=Path, required=True, help="cache folder (outside ROOT)")
     pr.add_argument("--seed", type=int, default=0, help="seed of the face-image codes")
     pr.add_argument("--force", action="store_true", help="rebuild even if the cache is current")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    _layout_options(pr)
     pr.set_defaults(func=_cmd_prepare)
 
     b = sub.add_parser("baselines", help="events-only behavioural baselines")
-    b.add_argument("root", type=Path, help="TCP-layout dataset folder (events are enough)")
+    b.add_argument("root", type=Path, help="dataset folder (for tcp, events are enough)")
     b.add_argument("--json", type=Path, required=True, help="output JSON file")
+    _layout_options(b)
     b.set_defaults(func=_cmd_baselines)
 
     t = sub.add_parser(
@@ -574,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         type=Path,
         default=None,
-        help="TCP-layout dataset (default: a synthetic cohort made on the fly)",
+        help="dataset folder (default: a synthetic cohort made on the fly)",
     )
     r.add_argument("--out", type=Path, default=Path("results"), help="results root folder")
     r.add_argument(
@@ -594,6 +688,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="runs and interventions at once on a CPU (default: the profile's)",
     )
     r.add_argument("--no-book", action="store_true", help="skip the Jupyter Book build")
+    _layout_options(r)
     r.set_defaults(func=_cmd_reproduce)
     return p
 

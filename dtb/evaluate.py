@@ -24,7 +24,7 @@ import torch
 from dtb.baselines import pearson_with_ci
 from dtb.data.prepare import PreparedCohort, load_prepared
 from dtb.fileio import json_default, nan_to_none, write_json, write_text
-from dtb.layout import TR, UPSAMPLE
+from dtb.layout import STEP
 from dtb.network import load_checkpoint, open_run
 from dtb.progress import tqdm
 from dtb.protocols import fc_source, held_out_participants
@@ -85,6 +85,7 @@ def predict_behaviour(
     src = fc_source(tc.control, n, tc.shuffle_shift)
     cfg = cohort.meta["config"]
     test0, test1 = cfg["n_train"], cfg["n_train"] + cfg["n_test"]
+    volumes = cohort.volume_steps("test")
     rows = []
     for i in tqdm(evaluated_rows(tc, n), desc=f"evaluate {run_dir.name}", disable=not progress):
         twin = DigitalTwin.from_fc(torch.from_numpy(cohort["fc"][src[i]]), network)
@@ -94,8 +95,8 @@ def predict_behaviour(
             sim = twin.simulate(cohort[f"{task}_inputs"][i])
             trials = trials_in_part(cohort[f"{task}_trials"][i], test0, test1)
             if bold_out is not None:
-                obs = cohort[f"{task}_bold"][i][test0:test1:UPSAMPLE]
-                pred = sim.bold[test0:test1:UPSAMPLE]
+                obs = cohort[f"{task}_bold"][i][volumes]
+                pred = sim.bold_at(volumes)
                 bold_out[(cohort.participants[i], task)] = (pred, obs, trials)
             choice, rt = model_responses(sim.action_prob, trials)
             obs = observed_rt(trials)
@@ -140,15 +141,16 @@ def summarise_behaviour(table: pd.DataFrame) -> dict:
     return out
 
 
-def bold_metrics(bold: dict, test_start_volume: int) -> tuple[dict, pd.DataFrame]:
+def bold_metrics(bold: dict, frame_times: np.ndarray) -> tuple[dict, pd.DataFrame]:
     """GLM maps, group t correlation, identifiability and mean-BOLD correlation.
 
     Parameters
     ----------
     bold : dict
         ``(participant, task) -> (predicted, observed, trials)`` from :func:`predict_behaviour`.
-    test_start_volume : int
-        Index of the test part's first volume in the run (246).
+    frame_times : ndarray, shape (n_volumes,)
+        Acquisition times of the test part's volumes, in seconds from the run's start
+        (``246 * 0.8 ...`` in TCP).
 
     Returns
     -------
@@ -171,7 +173,7 @@ def bold_metrics(bold: dict, test_start_volume: int) -> tuple[dict, pd.DataFrame
         if len(keys) < 3:
             continue
         n_vol = bold[keys[0]][0].shape[0]
-        frames = (test_start_volume + np.arange(n_vol)) * TR
+        frames = np.asarray(frame_times)[:n_vol]
         pred = [bold[k][0] for k in keys]
         obs = [bold[k][1] for k in keys]
         trials = [bold[k][2] for k in keys]
@@ -249,7 +251,7 @@ def validate_metrics(metrics: dict) -> None:
         ) from exc
 
 
-def save_bold_timecourses(path: Path, bold: dict, test_start_volume: int) -> None:
+def save_bold_timecourses(path: Path, bold: dict, frame_times: np.ndarray) -> None:
     """Write observed and predicted test-part BOLD for overlay figures.
 
     The file holds ``participants`` and ``tasks`` (one entry per pair), ``pred`` and ``obs``,
@@ -265,7 +267,7 @@ def save_bold_timecourses(path: Path, bold: dict, test_start_volume: int) -> Non
             tasks=np.array([k[1] for k in keys]),
             pred=np.stack([bold[k][0] for k in keys]).astype(np.float32),
             obs=np.stack([bold[k][1] for k in keys]).astype(np.float32),
-            frame_times=(test_start_volume + np.arange(bold[keys[0]][0].shape[0])) * TR,
+            frame_times=np.asarray(frame_times, dtype=float),
         )
 
 
@@ -321,10 +323,10 @@ def evaluate(
         )
     if bold and collected:
         cache = load_prepared(json.loads((Path(run_dirs[0]) / "run.json").read_text())["cache"])
-        test_start = cache.meta["config"]["n_train"] // UPSAMPLE
-        metrics["bold"], maps = bold_metrics(collected, test_start)
+        frames = cache.volume_steps("test") * STEP
+        metrics["bold"], maps = bold_metrics(collected, frames)
         write_text(out / "maps.tsv", maps.to_csv(sep="\t", index=False))
-        save_bold_timecourses(out / "bold_test.npz", collected, test_start)
+        save_bold_timecourses(out / "bold_test.npz", collected, frames)
     write_text(out / "behaviour.tsv", table.to_csv(sep="\t", index=False))
     metrics = nan_to_none(json.loads(json.dumps(metrics, default=json_default)))
     validate_metrics(metrics)

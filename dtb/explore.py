@@ -24,11 +24,10 @@ import pandas as pd
 import torch
 
 from dtb.data.encoding import TRIAL_FIELDS
-from dtb.data.parcellation import parcel_table
 from dtb.data.prepare import PreparedCohort, load_prepared
 from dtb.data.regions import target_names
 from dtb.intervene import generated_weights
-from dtb.layout import TR, UPSAMPLE
+from dtb.layout import STEP
 from dtb.pls import Direction
 from dtb.responses import model_responses
 from dtb.targets import edit_fc as edit_edges
@@ -202,8 +201,9 @@ def _summary(cohort, row: int, region: str, task: str, source) -> tuple[pd.DataF
         choice, rt, bold = source(name, trials)
         rows += _behaviour_rows(name, trials, choice, rt)
         if name == task:
-            bold_out = np.asarray(bold)[::UPSAMPLE, k]  # volumes: every 10th step from 0
-            design = design_matrix(trials, np.arange(len(bold_out)) * TR, name)
+            steps = cohort.volume_steps("all")
+            bold_out = np.asarray(bold)[steps, k]
+            design = design_matrix(trials, steps * STEP, name)
             t = first_level_t(bold_out[:, None], design, contrast_vector(design, name))[0]
             rows.append({"measure": "glm_t", "task": name, "condition": region, "value": t})
     if bold_out is None:
@@ -285,7 +285,7 @@ class Explorer:
         blob = load_checkpoint(self.run_dir / "best.pt", map_location=device)
         self.network, self.train_config, _ = open_run(blob, self.cohort, self.run_dir, device)
         self.seen = set(blob.get("fitted_on") or [])
-        self.networks = parcel_table()["summary"].to_numpy()
+        self.networks = self.cohort.atlas.parcel_table()["summary"].to_numpy()
         self.directions, self.targets = {}, {}
         for folder in sorted(Path(intervene_dir).iterdir()) if intervene_dir else []:
             self._load_intervention(folder)
@@ -372,7 +372,7 @@ class Explorer:
         n = min(len(obs_bold), len(base_bold), len(edited_bold))
         bold = pd.DataFrame(
             {
-                "time": np.arange(n) * TR,
+                "time": self.cohort.volume_steps("all")[:n] * STEP,
                 "observed": obs_bold[:n],
                 "twin": base_bold[:n],
                 "edited": edited_bold[:n],

@@ -43,7 +43,7 @@ from dtb.fileio import (
     write_json,
     write_text,
 )
-from dtb.layout import TR
+from dtb.layout import STEP
 from dtb.pls import Direction, pls_direction
 from dtb.progress import tqdm
 from dtb.provenance import code_version, config_dict
@@ -215,8 +215,9 @@ def _twin_row(twin: DigitalTwin, cohort: PreparedCohort, i: int, amy: int | None
         if task == AFFECT_TASK:
             row["amygdala_t"] = np.nan
             if amy is not None:
-                bold = sim.bold_at_tr()[:, [amy]]
-                design = design_matrix(trials, np.arange(len(bold)) * TR, task)
+                steps = cohort.volume_steps("all")
+                bold = sim.bold_at(steps)[:, [amy]]
+                design = design_matrix(trials, steps * STEP, task)
                 contrast = contrast_vector(design, task)
                 row["amygdala_t"] = float(first_level_t(bold, design, contrast)[0])
     row["speed"] = float(np.mean([row[f"rt_{t}"] for t in TASK_NAMES]))
@@ -696,6 +697,26 @@ def _fc_edits(twins, edges, truth, cfg, n_regions) -> dict[str, tuple[np.ndarray
     return edits
 
 
+def _parcels(cohort: PreparedCohort, labels: Path | str | None) -> pd.DataFrame:
+    """The region table of the cohort's atlas; TCP region names from ``labels`` when given."""
+    from dtb.data.atlas import tcp_atlas
+
+    atlas = cohort.atlas
+    if labels is None:
+        return atlas.parcel_table()
+    if atlas.name != "tcp434":
+        raise ValueError(
+            f"--labels names the TCP atlas's regions, but {cohort.path} was prepared in atlas "
+            f"{atlas.name}: its labels come from dtb prepare"
+        )
+    return tcp_atlas(labels).parcel_table()
+
+
+def _labels_source(cohort) -> str:
+    atlas = cohort.atlas
+    return "approximate network map" if atlas.name == "tcp434" else f"atlas {atlas.name}"
+
+
 def intervene(
     run_dir: Path | str,
     out: Path | str,
@@ -728,7 +749,6 @@ def intervene(
     summary : dict
         The content of ``intervention.json``.
     """
-    from dtb.data.parcellation import parcel_table
     from dtb.evaluate import run_record
     from dtb.targets import network_summary, top_edges
 
@@ -736,7 +756,7 @@ def intervene(
     run_dir = Path(run_dir)
     run, twins = load_twins(run_dir, cfg, device)
     out = ensure_outside(out, run_dir, run.root, run.cache.parent)
-    parcels = parcel_table(labels)
+    parcels = _parcels(twins.cohort, labels)
     twins, pre, direction = indicator_direction(twins, cfg, progress)
     col = INDICATOR_COLUMN[cfg.indicator]
     edges = connectome_targets(twins, direction, cfg, parcels, progress)
@@ -756,7 +776,7 @@ def intervene(
             "n_strengthen": int((edges["target"] == "strengthen").sum()),
             "n_weaken": int((edges["target"] == "weaken").sum()),
             "threshold_sd": cfg.threshold,
-            "labels": str(labels) if labels is not None else "approximate network map",
+            "labels": str(labels) if labels is not None else _labels_source(twins.cohort),
             "has_coordinates": bool({"x", "y", "z"} <= set(parcels.columns)),
         },
         "recovery": None if truth is None else truth_recovery(twins, edges, truth, cfg, parcels),

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 #: Repetition time of every functional run (s).
 TR = 0.8
 #: Model time step (s): the TR resampled x10.
@@ -36,18 +38,38 @@ class Run:
     run : int
         BIDS run index.
     n_volumes : int
-        Volumes acquired at TR 0.8 s.
+        Volumes acquired.
+    tr : float
+        Repetition time (s): 0.8 in TCP; another dataset's runs carry their own.
     """
 
     name: str
     bids_task: str
     run: int
     n_volumes: int
+    tr: float = TR
 
     @property
     def duration(self) -> float:
         """Run length in seconds."""
-        return self.n_volumes * TR
+        return self.n_volumes * self.tr
+
+
+def volume_steps(tr: float, start: int, stop: int) -> np.ndarray:
+    """The model steps (80 ms) at which volumes were acquired, within steps ``[start, stop)``.
+
+    Volume ``k`` is taken at ``k * tr`` seconds; its step is the nearest 80 ms step. For TR 0.8 s
+    these are ``start, start + 10, ...`` (with ``start`` a multiple of 10).
+
+    Returns
+    -------
+    steps : ndarray of int, shape (n_volumes,)
+    """
+    if tr <= 0:
+        raise ValueError(f"TR must be positive, got {tr}")
+    first = int(np.ceil(start * STEP / tr - 1e-9))
+    steps = np.rint(np.arange(first, int(np.ceil(stop * STEP / tr)) + 1) * tr / STEP).astype(int)
+    return steps[(steps >= start) & (steps < stop)]
 
 
 REST = Run("rest", "restAP", 1, 488)

@@ -163,11 +163,12 @@ def _book_stage(stamps: Path) -> None:
     write_json(stamp, {"key": key})
 
 
-def _data_stage(run_dir: Path, stamps: Path, prof: Profile, data, participants, seed):
+def _data_stage(run_dir: Path, stamps: Path, prof: Profile, data, participants, seed, options):
     """Synthesise (unless ``data``), check, prepare and compute the events-only baselines."""
-    from dtb.baselines import behavioural_baselines
-    from dtb.data.check import check_dataset
+    from dtb.baselines import behavioural_baselines, split_of
+    from dtb.data.check import check_dataset, check_source
     from dtb.data.prepare import PrepareConfig, prepare
+    from dtb.data.sources import open_source
 
     if data is None:
         from dtb.data.synth import synthesize
@@ -184,7 +185,8 @@ def _data_stage(run_dir: Path, stamps: Path, prof: Profile, data, participants, 
     else:
         root = Path(data).resolve()
 
-    report = check_dataset(root)
+    source = open_source(root, **{"layout": "auto", **options})
+    report = check_dataset(root) if source.layout == "tcp" else check_source(source)
     _log(
         f"check: {int(report.table['usable'].sum())} of {len(report.table)} usable, "
         f"{len(report.problems)} problem(s)"
@@ -192,12 +194,12 @@ def _data_stage(run_dir: Path, stamps: Path, prof: Profile, data, participants, 
     if not report.table["usable"].any():
         raise ValueError(f"{root}: no usable participant\n{report.format()}")
 
-    cache = prepare(root, run_dir / "cache", PrepareConfig(), progress=True)
+    cache = prepare(root, run_dir / "cache", PrepareConfig(), progress=True, source=source)
     _log(f"prepared cohort: {cache}")
     baselines_path = run_dir / "baselines.json"
     key = sha256_file(cache)[:32]
     if not (_stamp_ok(stamps / "baselines.json", key) and baselines_path.is_file()):
-        write_json(baselines_path, behavioural_baselines(root))
+        write_json(baselines_path, behavioural_baselines(root, split_of(cache), source=source))
         write_json(stamps / "baselines.json", {"key": key})
     return root, cache, baselines_path, key
 
@@ -292,10 +294,11 @@ def write_build_info(run_dir: Path, profile: str, root: Path, cache: Path) -> Pa
     from dtb.config import TrainConfig
     from dtb.data.prepare import read_meta
     from dtb.data.synth import is_synth_output
+    from dtb.data.synth_derivatives import is_derivative_synth
     from dtb.provenance import code_version
     from dtb.report import build_info
 
-    synthetic = is_synth_output(root)
+    synthetic = is_synth_output(root) or is_derivative_synth(root)
     desc = json.loads((root / "dataset_description.json").read_text()) if synthetic else {}
     info = build_info(
         data_root=root,
@@ -396,6 +399,7 @@ def reproduce(
     device: str = "auto",
     book: bool = True,
     jobs: int | None = None,
+    source_options: dict | None = None,
 ) -> Path:
     """Run the reproduction; return the profile's output folder.
 
@@ -416,6 +420,9 @@ def reproduce(
         Build the Jupyter Book at the end.
     jobs : int, optional
         Runs and interventions at once on a CPU (default: the profile's, at most the cores).
+    source_options : dict, optional
+        How to read ``data`` (:func:`dtb.data.sources.open_source`: ``layout`` and its
+        options); default: the layout detected.
     """
     import os
 
@@ -429,7 +436,9 @@ def reproduce(
     stamps = run_dir / ".stamps"
     stamps.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    root, cache, baselines_path, key = _data_stage(run_dir, stamps, prof, data, participants, seed)
+    root, cache, baselines_path, key = _data_stage(
+        run_dir, stamps, prof, data, participants, seed, source_options or {}
+    )
     _forget_other_cohort(run_dir, stamps, cache)
     suite_dir = run_dir / "suite"
     seed_runs, seed_extra = seed_plans(run_dir, prof, profile, suite_dir)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from dtb.baselines import pearson_with_ci
 from dtb.data.prepare import PreparedCohort
-from dtb.layout import TR, UPSAMPLE
+from dtb.layout import STEP
 from dtb.protocols import fold_assignment
 from dtb.responses import observed_rt, trials_in_part
 from dtb.tasks import TASK_NAMES, get_task
@@ -77,6 +77,7 @@ def participant_targets(cohort: PreparedCohort, *, amygdala: bool = True) -> pd.
 
     cfg = cohort.meta["config"]
     t0, t1 = cfg["n_train"], cfg["n_train"] + cfg["n_test"]
+    volumes = cohort.volume_steps("test")
     n = len(cohort.participants)
     out = {name: np.full(n, np.nan) for name in TARGETS}
     bold, trials_faces = [], []
@@ -90,11 +91,10 @@ def participant_targets(cohort: PreparedCohort, *, amygdala: bool = True) -> pd.
                 out[f"rt_{task}"][i] = np.nanmean(rt)
             out[f"acc_{task}"][i] = np.nanmean(trials[:, _ACCURACY]) if len(trials) else np.nan
         present = bool(cohort["faces_present"][i])
-        bold.append(cohort["faces_bold"][i][t0:t1:UPSAMPLE] if present else None)
+        bold.append(cohort["faces_bold"][i][volumes] if present else None)
         trials_faces.append(trials_in_part(cohort["faces_trials"][i], t0, t1))
     if amygdala and any(b is not None for b in bold):
-        n_vol = next(b for b in bold if b is not None).shape[0]
-        frames = (t0 // UPSAMPLE + np.arange(n_vol)) * TR
+        frames = volumes * STEP
         maps = participant_maps(bold, trials_faces, frames, "faces")
         out["amygdala_t"] = maps[:, target_names().index(AMYGDALA)]
     return pd.DataFrame({"participant": cohort.participants, **out})

@@ -104,8 +104,18 @@ def top_edges(edges: pd.DataFrame, n: int = 30) -> pd.DataFrame:
     return hits.iloc[order[:n]].reset_index(drop=True)
 
 
+def summary_order(networks) -> tuple[str, ...]:
+    """The order of summary networks: :data:`SUMMARY_NETWORKS` (TCP's 17 cortical networks,
+    subcortex, cerebellum) when they are those, else the networks in order of appearance."""
+    seen = tuple(dict.fromkeys(str(n) for n in networks))
+    if set(seen) <= set(SUMMARY_NETWORKS):
+        return SUMMARY_NETWORKS
+    return seen
+
+
 def network_summary(edges: pd.DataFrame) -> pd.DataFrame:
-    """Targets per pair of :data:`SUMMARY_NETWORKS` (17 cortical + subcortex + cerebellum).
+    """Targets per pair of summary networks (:func:`summary_order`; for the TCP atlas the 17
+    cortical networks, subcortex and cerebellum; for another atlas its label file's networks).
 
     Returns
     -------
@@ -113,7 +123,8 @@ def network_summary(edges: pd.DataFrame) -> pd.DataFrame:
         One row per unordered network pair (``network_a <= network_b`` in summary order):
         ``n_edges, n_strengthen, n_weaken, frac_strengthen, frac_weaken, mean_score_z``.
     """
-    order = {name: k for k, name in enumerate(SUMMARY_NETWORKS)}
+    names = summary_order([*edges["network_i"], *edges["network_j"]])
+    order = {name: k for k, name in enumerate(names)}
     a = edges["network_i"].map(order).to_numpy()
     b = edges["network_j"].map(order).to_numpy()
     lo, hi = np.minimum(a, b), np.maximum(a, b)
@@ -137,8 +148,8 @@ def network_summary(edges: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     out["frac_strengthen"] = out["n_strengthen"] / out["n_edges"]
     out["frac_weaken"] = out["n_weaken"] / out["n_edges"]
-    out.insert(0, "network_b", [SUMMARY_NETWORKS[k] for k in out.pop("b")])
-    out.insert(0, "network_a", [SUMMARY_NETWORKS[k] for k in out.pop("a")])
+    out.insert(0, "network_b", [names[k] for k in out.pop("b")])
+    out.insert(0, "network_a", [names[k] for k in out.pop("a")])
     return out
 
 
@@ -154,7 +165,8 @@ def network_matrix(summary: pd.DataFrame, column: str, min_edges: int = 0) -> pd
     Pairs with fewer than ``min_edges`` edges (``n_edges``) are NaN, so that a fraction over a
     few edges cannot dominate; pairs absent from ``summary`` are 0.
     """
-    m = pd.DataFrame(0.0, index=list(SUMMARY_NETWORKS), columns=list(SUMMARY_NETWORKS))
+    names = list(summary_order([*summary["network_a"], *summary["network_b"]]))
+    m = pd.DataFrame(0.0, index=names, columns=names)
     for a, b, v, n in summary[["network_a", "network_b", column, "n_edges"]].itertuples(
         index=False
     ):

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dtb.layout import UPSAMPLE
 from dtb.responses import model_responses
 from dtb.tasks import FLAG_DIM
 
@@ -34,21 +33,20 @@ class Simulation:
     action_prob: np.ndarray
     bold: np.ndarray
 
-    def bold_at_tr(self, offset: int = 0) -> np.ndarray:
-        """BOLD back at TR 0.8 s: the steps at acquisition times (every 10th step).
+    def bold_at(self, steps: np.ndarray) -> np.ndarray:
+        """BOLD back at acquisition times.
 
         Parameters
         ----------
-        offset : int
-            Step index of the simulation's first step within the run; steps whose run index
-            is a multiple of 10 are volumes.
+        steps : ndarray of int, shape (n_volumes,)
+            Steps at which volumes were acquired
+            (:meth:`dtb.data.prepare.PreparedCohort.volume_steps`).
 
         Returns
         -------
         bold : ndarray, shape (n_volumes, 20)
         """
-        first = (-offset) % UPSAMPLE
-        return self.bold[first::UPSAMPLE]
+        return self.bold[np.asarray(steps, dtype=int)]
 
 
 class DigitalTwin:

@@ -45,7 +45,7 @@ from dtb.data.fc import vector_to_matrix
 from dtb.data.prepare import load_prepared
 from dtb.data.regions import target_index
 from dtb.figures import save_figure
-from dtb.layout import N_REGIONS, STEP
+from dtb.layout import STEP
 from dtb.report import page_header
 
 sns.set_theme(context="notebook", style="ticks")
@@ -177,12 +177,14 @@ paths = save_figure(
 
 # %% [markdown]
 # ## Mean resting-state FC
-# Fisher-z correlations of the 434 regions (Schaefer-400 left then right hemisphere, Tian S2
-# subcortex, cerebellum), averaged over the cohort; the twin's hypernetwork reads one such
-# matrix (its upper triangle, 93,961 values) per participant.
+# Fisher-z correlations of the atlas's regions (for TCP, 434: Schaefer-400 left then right
+# hemisphere, Tian S2 subcortex, cerebellum), averaged over the cohort; the twin's hypernetwork
+# reads one such matrix (its upper triangle: 93,961 values for TCP) per participant.
 
 # %%
-mean_fc = vector_to_matrix(cohort["fc"].mean(axis=0), N_REGIONS)
+atlas = cohort.atlas
+print(f"atlas {atlas.name}: {atlas.n_regions} regions, {atlas.n_fc:,} edges")
+mean_fc = vector_to_matrix(cohort["fc"].mean(axis=0), atlas.n_regions)
 fig, ax = plt.subplots(figsize=(5.5, 4.6))
 sns.heatmap(
     mean_fc,

@@ -50,7 +50,6 @@ from scipy.ndimage import uniform_filter1d
 from dtb.data.regions import target_index, target_names
 from dtb.figures import save_figure
 from dtb.glm import map_similarity
-from dtb.layout import TR
 from dtb.report import page_header
 from dtb.tasks import TASKS
 
@@ -82,10 +81,11 @@ display(Markdown(page_header(build, protocol="paper")))
 # illustration, not evidence: panels B to D summarise all of them.
 
 # %% tags=["full-width"]
-window = int(round(3.2 / TR))
 with np.load(Path(eval_dir) / "bold_test.npz") as z:
     pairs = pd.DataFrame({"participant": z["participants"], "task": z["tasks"]})
     pred_ts, obs_ts, frame_times = z["pred"], z["obs"], z["frame_times"]
+tr = float(np.median(np.diff(frame_times)))
+window = max(1, int(round(3.2 / tr)))
 if not participant:
     both = pairs.groupby("participant")["task"].nunique()
     participant = str(both[both == len(tasks)].index[0])
@@ -112,7 +112,7 @@ paths = save_figure(
         "participant": participant,
         "region": "V1_L",
         "moving_average_volumes": window,
-        "moving_average_s": window * TR,
+        "moving_average_s": window * tr,
         "n_volumes": int(len(frame_times)),
         "first_frame_s": float(frame_times[0]),
     },

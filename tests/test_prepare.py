@@ -9,7 +9,7 @@ from test_check import tree_digest
 from dtb.cli import main
 from dtb.data.cohort import read_participants
 from dtb.data.fc import fc_vector
-from dtb.data.prepare import PrepareConfig, load_prepared, prepare, resample_bold
+from dtb.data.prepare import CACHE_FORMAT, PrepareConfig, load_prepared, prepare, resample_bold
 from dtb.data.regions import region_signals
 from dtb.data.timeseries import read_timeseries
 from dtb.layout import FACES, REST, STROOP, timeseries_path
@@ -115,7 +115,7 @@ def test_an_empty_cache_is_refused(tmp_path):
     np.savez(
         path,
         fc=np.zeros((0, 10), np.float32),
-        meta=np.array(json.dumps({"format": 1, "participants": []})),
+        meta=np.array(json.dumps({"format": CACHE_FORMAT, "participants": []})),
     )
     with pytest.raises(ValueError, match="empty cohort"):
         load_prepared(path)

@@ -153,3 +153,49 @@ def _status(problems: list[Problem], participant: str, run: str, path: Path, rea
         problems.append(Problem(participant, run, "invalid", str(exc)))
         return "invalid"
     return "ok"
+
+
+def check_source(source) -> CheckReport:
+    """Validate a dataset read through a source (:mod:`dtb.data.sources`). Only reads.
+
+    For every participant, the rest time series and each task run (events, time series, TR,
+    regions against the atlas) are read as ``dtb prepare`` reads them; each problem names the
+    file. The atlas itself (label file, target table) is checked first: a dataset problem.
+
+    Parameters
+    ----------
+    source : dtb.data.sources.Source
+
+    Returns
+    -------
+    report : CheckReport
+    """
+    from dtb.data.sources import RunError
+    from dtb.tasks import TASK_NAMES
+
+    problems: list[Problem] = []
+    try:
+        participants = source.participants()
+        atlas = source.atlas
+    except ValueError as exc:
+        problems.append(Problem(None, None, "dataset", str(exc)))
+        return CheckReport(source.root, pd.DataFrame(columns=["participant", "usable"]), problems)
+    rows = []
+    for p in participants:
+        row: dict[str, object] = {"participant": p}
+        steps = [("rest", lambda p=p: source.rest(p))]
+        steps += [
+            (t, lambda p=p, t=t: atlas.region_signals(source.task(p, t).timeseries, where=p))
+            for t in TASK_NAMES
+        ]
+        for name, read in steps:
+            try:
+                read()
+                row[name] = "ok"
+            except (EventsError, TimeseriesError, ValueError) as exc:
+                kind = getattr(exc, "kind", "invalid") if isinstance(exc, RunError) else "invalid"
+                problems.append(Problem(p, name, kind, str(exc)))
+                row[name] = kind
+        row["usable"] = row["rest"] == "ok" and any(row[t] == "ok" for t in TASK_NAMES)
+        rows.append(row)
+    return CheckReport(source.root, pd.DataFrame(rows), problems)

@@ -22,7 +22,7 @@ class EventsError(ValueError):
     """An events file that cannot be used; the message names the file."""
 
 
-def read_events(path: Path | str, run: Run) -> pd.DataFrame:
+def read_events(path: Path | str, run: Run, *, expect_trials: bool = True) -> pd.DataFrame:
     """Read and validate one task's events file.
 
     Parameters
@@ -30,7 +30,10 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
     path : path-like
         The ``*_events.tsv`` file (BIDS, tab separated, ``n/a`` for missing).
     run : Run
-        ``dtb.layout.FACES`` or ``dtb.layout.STROOP``.
+        ``dtb.layout.FACES`` or ``dtb.layout.STROOP``, or a run of another dataset (its
+        ``duration`` bounds the onsets).
+    expect_trials : bool
+        Require the protocol's number of trials (TCP); another dataset's runs may differ.
 
     Returns
     -------
@@ -79,7 +82,10 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
         raise EventsError(f"{path}: trial {row + 1} lacks {', '.join(cols)} (truncated file?)")
     bad_types = sorted(set(df["trial_type"].astype(str)) - spec.trial_types)
     if bad_types:
-        raise EventsError(f"{path}: unknown trial_type(s) {bad_types}")
+        raise EventsError(
+            f"{path}: unknown trial_type(s) {bad_types} for task {task}; "
+            f"known: {', '.join(sorted(spec.trial_types))}"
+        )
     late = df["onset"] >= run.duration
     if late.any():
         raise EventsError(
@@ -88,7 +94,7 @@ def read_events(path: Path | str, run: Run) -> pd.DataFrame:
         )
     if (df["onset"] < 0).any():
         raise EventsError(f"{path}: negative onsets")
-    if len(df) != spec.n_trials:
+    if expect_trials and len(df) != spec.n_trials:
         raise EventsError(
             f"{path}: {len(df)} trials, expected {spec.n_trials} for {task} (truncated file?)"
         )
