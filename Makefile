@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 PIP_EXTRAS := test,notebooks,book,lab
 STAMP  := $(VENV)/.dtb-installed
 
-.PHONY: install test reproduce book-check lab-check wheelhouse gpu-check lab lint bench clean
+.PHONY: install test reproduce own-data book-check lab-check wheelhouse gpu-check lab lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,21 @@ test: $(STAMP)
 reproduce: $(STAMP)
 	$(BIN)/dtb reproduce --profile quick
 
+# the whole chain on data that is not TCP: the synthetic cohort in BIDS-derivative layout
+# (216-region atlas, TR 1.6 s, shorter task runs, task label "hariri" for Faces), reproduced
+# with its book, then compared with results/quick (run `make reproduce` first)
+OWN := results/own-data
+own-data: $(STAMP)
+	$(BIN)/dtb data synth $(OWN)/data --layout bids-derivatives --participants 64 --seed 0
+	$(BIN)/dtb reproduce --data $(OWN)/data --layout bids-derivatives --task faces=hariri \
+		--out $(OWN)
+	$(BIN)/python -m dtb.compare_cohorts $(OWN)/quick results/quick
+
 # every page of the built book in headless Chromium (Debian: apt-get install chromium
-# chromium-driver); screenshots under results/quick/screenshots
+# chromium-driver); screenshots under SHOTS
+SHOTS ?= results/quick/screenshots
 book-check: $(STAMP)
-	$(BIN)/python -m dtb.book_check book/_build/html --screenshots results/quick/screenshots
+	$(BIN)/python -m dtb.book_check book/_build/html --screenshots $(SHOTS)
 
 # the twin explorer run in JupyterLab in headless Chromium on the reproduction's twin; screenshot
 lab-check: $(STAMP)

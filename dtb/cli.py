@@ -96,7 +96,9 @@ def _layout_options(p: argparse.ArgumentParser) -> None:
         metavar="NAME=LABEL",
         help="BIDS task label of a dtb task, e.g. faces=hariri (repeatable; default: the names)",
     )
-    g.add_argument("--rest", default=None, help="pattern of the rest runs' task label (rest*)")
+    g.add_argument(
+        "--rest", default=None, help="pattern of the rest runs' task label (default: rest*)"
+    )
 
 
 def _source(args: argparse.Namespace, root: Path):

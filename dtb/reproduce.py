@@ -63,6 +63,16 @@ def _stamp_ok(stamp: Path, key: str) -> bool:
     return stamp.is_file() and json.loads(stamp.read_text()).get("key") == key
 
 
+def _output_ok(stamp: Path, key: str, dest: Path) -> bool:
+    """Whether ``dest`` is still the output this stamp recorded (``book/generated`` is shared
+    by every results folder: another reproduction may have replaced it)."""
+    return (
+        _stamp_ok(stamp, key)
+        and dest.is_file()
+        and json.loads(stamp.read_text()).get("output") == sha256_file(dest)
+    )
+
+
 def _log(msg: str) -> None:
     print(f"[dtb reproduce] {msg}", flush=True)
 
@@ -379,15 +389,15 @@ def _notebooks_stage(run_dir, profile, root, cache, baselines_path, suite_dir, k
         h.update(sha256_file(src).encode())
         h.update(json.dumps(params, sort_keys=True).encode())
         h.update(key.encode())
-        if _stamp_ok(stamps / f"nb-{name}.json", h.hexdigest()) and dest.is_file():
+        if _output_ok(stamps / f"nb-{name}.json", h.hexdigest(), dest):
             _log(f"notebook {name} unchanged")
             continue
         todo.append((name, h.hexdigest(), {"source": src, "dest": dest, "parameters": params}))
     _log(f"executing {len(todo)} notebook(s): {', '.join(name for name, _, _ in todo)}")
     calls = [{**call, "cwd": NOTEBOOK_DIR} for _, _, call in todo]
     map_jobs(execute_notebook, calls, jobs=jobs, progress=True, desc="notebooks")
-    for name, nb_key, _ in todo:
-        write_json(stamps / f"nb-{name}.json", {"key": nb_key})
+    for name, nb_key, call in todo:
+        write_json(stamps / f"nb-{name}.json", {"key": nb_key, "output": sha256_file(call["dest"])})
 
 
 def reproduce(

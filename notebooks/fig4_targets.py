@@ -28,9 +28,9 @@
 # recovery numbers below say how well the targets find them.
 #
 # The numbers come from `dtb intervene` (`edges.tsv`, `top_edges.tsv`, `networks.tsv`,
-# `intervention.json`); region names and networks are the approximate map of
-# `dtb.data.parcellation` unless a label file was given, and the glass-brain plot needs MNI
-# coordinates in that file.
+# `intervention.json`); region names and networks are those of the cohort's atlas (for TCP, the
+# approximate map of `dtb.data.parcellation` unless a label file was given), and the glass-brain
+# plot needs MNI coordinates in the label file.
 
 # %% tags=["parameters"]
 intervene_dir = "../results/quick/intervene"
@@ -170,7 +170,8 @@ display(Markdown(as_markdown([s for i in INDICATORS for s in recovery_findings(i
 # %% [markdown]
 # ## Glass brain
 # The top edges on a glass brain (nilearn), drawn when the region label file has MNI
-# coordinates (`dtb intervene --labels FILE` with columns `x, y, z`).
+# coordinates (columns `x, y, z` in the label file given to `dtb prepare`, or for TCP
+# `dtb intervene --labels FILE`).
 
 # %%
 from nilearn import plotting

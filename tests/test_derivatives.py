@@ -129,7 +129,9 @@ def test_the_split_fits_shorter_runs_in_whole_volumes():
     short = split_for(cfg, 1.6, 208 * 1.6)
     assert short.n_train == short.n_test and short.n_train % 20 == 0
     assert short.n_steps * 0.08 <= 208 * 1.6 + 0.08
-    with pytest.raises(ValueError, match="too short for training windows"):
+    assert len(short.window_starts()) == len(cfg.window_starts())  # as many windows, overlapping
+    assert short.window_starts()[-1] + short.window <= short.n_train
+    with pytest.raises(ValueError, match="too short for two training windows"):
         split_for(cfg, 2.0, 10 * 2.0)
 
 
@@ -277,3 +279,19 @@ def test_the_planted_truth_is_reindexed_to_the_merged_regions(deriv_root):
     }
     got = {tuple(e) for b in truth["planted_edges"] if b["trait"] == "speed" for e in b["edges"]}
     assert got == expected
+
+
+def test_the_cohort_comparison_flags_a_cohort_read_wrong():
+    from dtb.compare_cohorts import problems
+
+    good = {
+        "ridge RT r CI low, faces": 0.3,
+        "ridge RT r CI low, stroop": 0.2,
+        "planted-edge AUC, ridge, speed": 0.97,
+        "planted-edge AUC, ridge, affect": 0.95,
+    }
+    assert problems(good, synthetic=True) == []
+    bad = {**good, "ridge RT r CI low, stroop": -0.1, "planted-edge AUC, ridge, affect": 0.5}
+    found = problems(bad, synthetic=True)
+    assert len(found) == 2 and "stroop" in found[0] and "affect" in found[1]
+    assert len(problems(bad, synthetic=False)) == 1  # no truth to recover on real data

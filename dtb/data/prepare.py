@@ -41,7 +41,7 @@ from dtb.provenance import code_version, config_dict, hash_config, hash_files
 from dtb.tasks import N_ACTION, N_INPUT, TASK_NAMES, TASK_RUNS
 
 #: Version of the cache layout; bump when the arrays or their meaning change.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,8 @@ def split_for(config: PrepareConfig, tr: float, last_volume_s: float) -> Prepare
 
     The default split (2 x 2,460 steps) fits TCP's runs. For shorter runs both parts shrink to
     half the steps before the last volume, keeping a whole number of volumes per part when the
-    TR is a multiple of 80 ms.
+    TR is a multiple of 80 ms, and the training windows overlap so that a part still holds as
+    many of them as the default's.
 
     Parameters
     ----------
@@ -157,12 +158,16 @@ def split_for(config: PrepareConfig, tr: float, last_volume_s: float) -> Prepare
     ):
         return config
     half = (max_steps // 2) // per_volume * per_volume
-    if half < config.window:
+    if half < config.window + 1:
         raise ValueError(
-            f"the shortest task run ({last_volume_s + tr:.1f} s) is too short for training "
+            f"the shortest task run ({last_volume_s + tr:.1f} s) is too short for two training "
             f"windows of {config.window} steps ({config.window * STEP:.1f} s) in each half"
         )
-    return replace(config, n_train=half, n_test=half)
+    # as many training windows as the default split has (9), overlapping in a shorter part:
+    # fewer windows would leave groups of windows_per_participant short and unused
+    n_windows = len(config.window_starts())
+    stride = min(config.window_stride, max(1, (half - config.window) // max(1, n_windows - 1)))
+    return replace(config, n_train=half, n_test=half, window_stride=stride)
 
 
 def cache_key(root: Path | str, config: PrepareConfig, source: Source | None = None) -> str:

@@ -155,8 +155,8 @@ def open_source(root: Path | str, layout: str = "tcp", **options) -> Source:
     root : path-like
         The dataset (for ``bids-derivatives``, the BIDS raw folder with events and sidecars).
     layout : {"tcp", "bids-derivatives", "auto"}
-        ``auto``: ``tcp`` when ``root`` holds the TCP parcellated-time-series folder, else
-        ``bids-derivatives``.
+        ``auto``: ``tcp`` when ``root`` holds the TCP parcellated-time-series folder or no
+        ``derivatives`` folder (and none is named), else ``bids-derivatives``.
     **options
         Passed to the source (``labels``; for derivatives also ``derivatives``, ``atlas``,
         ``targets``, ``task_labels``, ``rest``).
@@ -165,7 +165,10 @@ def open_source(root: Path | str, layout: str = "tcp", **options) -> Source:
 
     root = Path(root)
     if layout == "auto":
-        layout = "tcp" if (root / PARCELLATED_DIR).is_dir() else "bids-derivatives"
+        derivative = (root / "derivatives").is_dir() or options.get("derivatives") is not None
+        layout = (
+            "tcp" if (root / PARCELLATED_DIR).is_dir() or not derivative else "bids-derivatives"
+        )
     if layout == "tcp":
         unknown = set(options) - {"labels"}
         if any(options[k] is not None for k in unknown):
