@@ -265,6 +265,7 @@ def _cmd_intervene(args: argparse.Namespace) -> int:
         targets_only=args.targets_only,
         checkpoint=args.checkpoint,
         seed=args.seed,
+        direction=args.direction,
     )
     s = intervene(
         args.run,
@@ -588,7 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     su.set_defaults(func=_cmd_suite)
 
     iv = sub.add_parser(
-        "intervene", help="virtual intervention: PLS direction, treatment, connectome targets"
+        "intervene",
+        help="virtual intervention: weight-space direction, treatment, connectome targets",
     )
     iv.add_argument("run", type=Path, help="a dtb train run folder (hypernetwork, control none)")
     iv.add_argument(
@@ -640,6 +642,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the run's best (lowest validation loss) or latest weights",
     )
     iv.add_argument("--seed", type=int, default=0, help="seed of the SmoothGrad noise and nulls")
+    iv.add_argument(
+        "--direction",
+        choices=["auto", "pls", "ridge"],
+        default="auto",
+        help="weight-space direction: pls (the paper's), ridge (ridge regression of the "
+        "indicator on the weights, penalty by leave-one-out), auto: the run's design's "
+        "(pls for dense, ridge for pca)",
+    )
     iv.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="cpu", help="where twins run"
     )

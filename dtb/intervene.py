@@ -5,8 +5,9 @@ Steps, each a function with a typed result, run in order by :func:`intervene`:
 1. :func:`load_twins`: the run's network and the twins of participants with both tasks.
 2. :func:`indicator_direction`: the indicator from the twins' own outputs on the whole runs
    (processing speed = mean of the Faces and Stroop mean RT, s; affect = the t of the twin's
-   right-amygdala BOLD for face > shape, :mod:`dtb.glm`) and its PLS direction
-   (:mod:`dtb.pls`).
+   right-amygdala BOLD for face > shape, :mod:`dtb.glm`) and its direction in weight space
+   (:mod:`dtb.pls`: the paper's PLS for the dense design, a ridge regression for the pca
+   design).
 3. :func:`weight_treatment`: ``W' = W + alpha SD(z) v`` over a dose grid, each twin
    re-simulated; effect size per participant ``(pre - post) / SD(pre)``, beside a random
    direction of the same norm (the null).
@@ -44,7 +45,7 @@ from dtb.fileio import (
     write_text,
 )
 from dtb.layout import STEP
-from dtb.pls import Direction, pls_direction
+from dtb.pls import DIRECTIONS, Direction, find_direction
 from dtb.progress import tqdm
 from dtb.provenance import code_version, config_dict
 from dtb.responses import model_responses
@@ -71,6 +72,10 @@ MEASURE_COLUMNS = (
     "acc_stroop",
 )
 _F = {name: k for k, name in enumerate(TRIAL_FIELDS)}
+#: The weight-space direction of each design (``InterveneConfig.direction="auto"``): the
+#: paper's PLS for its dense design; for the pca design a ridge regression, whose edge maps
+#: agree across training seeds where PLS's do not (book, methods page).
+DESIGN_DIRECTION = {"dense": "pls", "pca": "ridge"}
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,9 @@ class InterveneConfig:
         ``best.pt`` or ``checkpoint.pt`` of the run.
     seed : int
         Seed of the SmoothGrad noise and of the nulls.
+    direction : {"auto", "pls", "ridge"}
+        How the weight-space direction is found (:mod:`dtb.pls`); ``auto`` takes the run's
+        design's (:data:`DESIGN_DIRECTION`), and the results record the one used.
     """
 
     indicator: str = "speed"
@@ -119,6 +127,7 @@ class InterveneConfig:
     targets_only: bool = False
     checkpoint: str = "best.pt"
     seed: int = 0
+    direction: str = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "doses", tuple(float(a) for a in self.doses))
@@ -143,6 +152,10 @@ class InterveneConfig:
             raise ValueError(f"noise must be in [0, 1] (fraction of the FC's SD), got {self.noise}")
         if not self.threshold > 0:
             raise ValueError(f"threshold must be > 0 SD, got {self.threshold}")
+        if self.direction not in ("auto", *DIRECTIONS):
+            raise ValueError(
+                f"unknown direction {self.direction!r}; choose from auto, {', '.join(DIRECTIONS)}"
+            )
         if self.null_draws < 0:
             raise ValueError(f"null_draws must be >= 0, got {self.null_draws}")
         if not 0 < self.fc_edit < 1:
@@ -387,10 +400,19 @@ def load_twins(run_dir: Path, cfg: InterveneConfig, device: str) -> tuple[Loaded
     return run, twins
 
 
+def resolve_direction(cfg: InterveneConfig, train_config) -> InterveneConfig:
+    """``cfg`` with ``direction="auto"`` replaced by the run's design's."""
+    if cfg.direction != "auto":
+        return cfg
+    return replace(cfg, direction=DESIGN_DIRECTION[train_config.fc_encoder])
+
+
 def indicator_direction(
     twins: Twins, cfg: InterveneConfig, progress: bool
 ) -> tuple[Twins, pd.DataFrame, Direction]:
-    """The untreated measures and the PLS direction of the indicator.
+    """The untreated measures and the weight-space direction of the indicator.
+
+    ``cfg.direction`` must be resolved (:func:`resolve_direction`).
 
     Twins whose indicator is undefined (a twin that never responds has no RT) are dropped.
 
@@ -412,7 +434,7 @@ def indicator_direction(
         )
     twins = twins.subset(usable)
     pre = pre[usable].reset_index(drop=True)
-    return twins, pre, pls_direction(twins.weights.numpy(), pre[col].to_numpy())
+    return twins, pre, find_direction(twins.weights.numpy(), pre[col].to_numpy(), cfg.direction)
 
 
 def _other(indicator: str) -> str:
@@ -755,6 +777,7 @@ def intervene(
     cfg.validate()
     run_dir = Path(run_dir)
     run, twins = load_twins(run_dir, cfg, device)
+    cfg = resolve_direction(cfg, run.train_config)
     out = ensure_outside(out, run_dir, run.root, run.cache.parent)
     parcels = _parcels(twins.cohort, labels)
     twins, pre, direction = indicator_direction(twins, cfg, progress)
@@ -770,7 +793,12 @@ def intervene(
         "indicator_column": col,
         "n_participants": int(len(twins.rows)),
         "n_weights": int(twins.weights.shape[1]),
-        "direction": {"r_latent_indicator": direction.r, "sd_latent": direction.sd_z},
+        "direction": {
+            "method": direction.method,
+            "ridge_penalty": direction.penalty,
+            "r_latent_indicator": direction.r,
+            "sd_latent": direction.sd_z,
+        },
         "targets": {
             "n_edges": int(len(edges)),
             "n_strengthen": int((edges["target"] == "strengthen").sum()),

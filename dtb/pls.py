@@ -1,9 +1,18 @@
 """The PLS step: the direction in the twins' weight space that moves an indicator.
 
 The generated main-network weights ``W`` (participants x P) and an indicator ``s`` (one value
-per twin) are standardised; the first PLS weight vector ``v = W^T s / |W^T s|`` (the paper's
-direction, checked against scikit-learn's ``PLSRegression``) is signed so that ``+v`` lowers the
-indicator, and the latent ``z = W v`` places each twin along it.
+per twin) are standardised, and a unit vector ``v`` in that space is signed so that ``+v`` lowers
+the indicator; the latent ``z = W v`` places each twin along it. Two ways to find ``v``:
+
+* ``pls`` (the paper): the first PLS weight vector ``v = W^T s / |W^T s|``, checked against
+  scikit-learn's ``PLSRegression``. It weighs every direction of weight variation by how much
+  the weights vary along it, and that metric is set by the hypernetwork's parameters: twins
+  trained from other seeds vary along the same participant directions with other metrics, so
+  their directions, and the connectome targets found from them, differ.
+* ``ridge`` (the recommended design): the coefficients of a ridge regression of ``s`` on ``W``
+  (scikit-learn's ``RidgeCV``, penalty by leave-one-out over the twins). With a small penalty
+  the latent is the part of ``s`` that the weights' participant subspace explains, whatever the
+  metric (it tends to PLS as the penalty grows).
 """
 
 from __future__ import annotations
@@ -29,6 +38,11 @@ class Direction:
         Latent of each participant.
     r : float
         Pearson r of ``z`` with the indicator (negative by construction of the sign).
+    method : {"pls", "ridge"}
+        How ``v`` was found.
+    penalty : float or None
+        The ridge penalty chosen by leave-one-out, relative to the largest eigenvalue of the
+        standardised weights' Gram matrix (``None`` for PLS).
     """
 
     v: np.ndarray
@@ -36,6 +50,8 @@ class Direction:
     sd: np.ndarray
     z: np.ndarray
     r: float
+    method: str = "pls"
+    penalty: float | None = None
 
     @property
     def sd_z(self) -> float:
@@ -51,6 +67,39 @@ class Direction:
         """``W + alpha SD(z) v``, in raw weight units (shape (S, P))."""
         step = torch.from_numpy(alpha * self.sd_z * self.v * self.sd).to(weights.dtype)
         return weights + step.to(weights.device)
+
+
+DIRECTIONS = ("pls", "ridge")
+RIDGE_PENALTIES = np.logspace(-5, 2, 29)  # x the largest eigenvalue of the weights' Gram matrix
+
+
+def _standardised(weights, indicator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(xs, ys, mean, sd)``: weights and indicator standardised (ddof 1), after checks."""
+    x = np.asarray(weights, dtype=np.float64)
+    y = np.asarray(indicator, dtype=np.float64)
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise ValueError(f"weights (S, P) and indicator (S,) expected, got {x.shape} and {y.shape}")
+    if len(y) < 3:
+        raise ValueError(f"a direction needs at least 3 participants, got {len(y)}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("weights or indicator hold NaN/Inf")
+    if np.ptp(y) == 0:
+        raise ValueError(
+            f"the indicator has zero variance across {len(y)} participants: no direction"
+        )
+    mean, sd = x.mean(0), x.std(0, ddof=1)
+    sd[sd == 0] = 1.0
+    return (x - mean) / sd, (y - y.mean()) / y.std(ddof=1), mean, sd
+
+
+def _direction(w, xs, y, mean, sd, method: str, penalty: float | None = None) -> Direction:
+    norm = np.linalg.norm(w)
+    if norm == 0:
+        raise ValueError("the weights do not covary with the indicator: no direction")
+    v = -w / norm
+    z = xs @ v
+    r = float(stats.pearsonr(z, y)[0])
+    return Direction(v=v, mean=mean, sd=sd, z=z, r=r, method=method, penalty=penalty)
 
 
 def pls_direction(weights: np.ndarray | torch.Tensor, indicator: np.ndarray) -> Direction:
@@ -73,26 +122,45 @@ def pls_direction(weights: np.ndarray | torch.Tensor, indicator: np.ndarray) -> 
     ValueError
         On mismatched shapes, NaN, fewer than 3 participants or an indicator without variance.
     """
-    x = np.asarray(weights, dtype=np.float64)
-    y = np.asarray(indicator, dtype=np.float64)
-    if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise ValueError(f"weights (S, P) and indicator (S,) expected, got {x.shape} and {y.shape}")
-    if len(y) < 3:
-        raise ValueError(f"a direction needs at least 3 participants, got {len(y)}")
-    if not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise ValueError("weights or indicator hold NaN/Inf")
-    if np.ptp(y) == 0:
-        raise ValueError(
-            f"the indicator has zero variance across {len(y)} participants: no direction"
-        )
-    mean, sd = x.mean(0), x.std(0, ddof=1)
-    sd[sd == 0] = 1.0
-    xs = (x - mean) / sd
-    ys = (y - y.mean()) / y.std(ddof=1)
-    w = xs.T @ ys
-    norm = np.linalg.norm(w)
-    if norm == 0:
-        raise ValueError("the weights do not covary with the indicator: no direction")
-    v = -w / norm
-    z = xs @ v
-    return Direction(v=v, mean=mean, sd=sd, z=z, r=float(stats.pearsonr(z, y)[0]))
+    xs, ys, mean, sd = _standardised(weights, indicator)
+    return _direction(xs.T @ ys, xs, np.asarray(indicator, dtype=float), mean, sd, "pls")
+
+
+def ridge_direction(weights: np.ndarray | torch.Tensor, indicator: np.ndarray) -> Direction:
+    """Ridge-regression coefficients of a standardised indicator on standardised weights.
+
+    Parameters
+    ----------
+    weights : array, shape (S, P)
+        Generated main-network weights of ``S`` participants.
+    indicator : ndarray, shape (S,)
+
+    Returns
+    -------
+    direction : Direction
+        ``v = -b / |b|`` with ``b`` the coefficients of scikit-learn's ``RidgeCV``, its
+        penalty chosen by leave-one-out among :data:`RIDGE_PENALTIES` times the largest
+        eigenvalue of ``X X^T`` (so the grid follows the weights' scale); ``+v`` lowers the
+        indicator.
+
+    Raises
+    ------
+    ValueError
+        As :func:`pls_direction`.
+    """
+    from sklearn.linear_model import RidgeCV
+
+    xs, ys, mean, sd = _standardised(weights, indicator)
+    top = float(np.linalg.norm(xs, 2) ** 2)
+    if top == 0:
+        raise ValueError("the weights do not vary across twins: no direction")
+    fit = RidgeCV(alphas=top * RIDGE_PENALTIES, fit_intercept=True).fit(xs, ys)
+    y = np.asarray(indicator, dtype=float)
+    return _direction(fit.coef_, xs, y, mean, sd, "ridge", float(fit.alpha_ / top))
+
+
+def find_direction(weights, indicator, method: str) -> Direction:
+    """:func:`pls_direction` or :func:`ridge_direction`, by name."""
+    if method not in DIRECTIONS:
+        raise ValueError(f"unknown direction {method!r}; choose from {', '.join(DIRECTIONS)}")
+    return (pls_direction if method == "pls" else ridge_direction)(weights, indicator)

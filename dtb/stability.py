@@ -52,6 +52,7 @@ def _check_same(folders: list[Path], summaries: list[dict]) -> None:
             ("indicator", lambda x: x["indicator"]),
             ("design (FC encoder)", _design),
             ("profile", lambda x: x["run"]["train_config"]["profile"]),
+            ("weight-space direction", lambda x: x["config"].get("direction", "pls")),
         ):
             if get(s) != get(first):
                 raise ValueError(
@@ -120,7 +121,8 @@ def target_stability(folders: list[Path | str], out: Path | str | None = None) -
         "pairs": pairs,
         "spearman_mean": float(table["spearman"].mean()),
         "spearman_min": float(table["spearman"].min()),
-        "jaccard_mean": float(np.nanmean(table["jaccard"])) if table["jaccard"].notna().any()
+        "jaccard_mean": float(np.nanmean(table["jaccard"]))
+        if table["jaccard"].notna().any()
         else None,
     }
     if out is not None:

@@ -1,4 +1,4 @@
-"""Virtual intervention: PLS direction, treatment, SmoothGrad targets, FC edits, clinical check."""
+"""Virtual intervention: PLS and ridge directions, treatment, SmoothGrad targets, FC edits."""
 
 import json
 
@@ -9,10 +9,10 @@ import torch
 
 from dtb.cli import main
 from dtb.data.parcellation import SUMMARY_NETWORKS, parcel_table
-from dtb.intervene import InterveneConfig, amygdala_index, effect_size
+from dtb.intervene import InterveneConfig, amygdala_index, effect_size, resolve_direction
 from dtb.model import ModelConfig
 from dtb.network import build_network
-from dtb.pls import pls_direction
+from dtb.pls import find_direction, pls_direction, ridge_direction
 from dtb.smoothgrad import smoothgrad
 from dtb.targets import (
     edge_table,
@@ -63,6 +63,68 @@ def test_pls_direction_refuses_bad_indicators():
         pls_direction(w, y[:-1])
     with pytest.raises(ValueError, match="at least 3"):
         pls_direction(w[:2], y[:2])
+
+
+def _mixed_weights(rng, mixing_scale, s=60, k=4, p=300):
+    """Twins whose weights vary along k participant factors, mixed into p weights."""
+    factors = rng.normal(size=(s, k))
+    y = factors @ np.array([1.0, -0.5, 0.8, 0.3]) + 0.3 * rng.normal(size=s)
+    mixing = rng.normal(size=(k, p)) * mixing_scale[:, None]
+    return factors, y, factors @ mixing + 1e-3 * rng.normal(size=(s, p))
+
+
+def test_ridge_direction_does_not_depend_on_how_the_factors_are_mixed():
+    # Two "seeds": the same participant factors mixed into the weights with very different
+    # scales. The ridge latent is the indicator's fit from the factors in both (independent
+    # reference: least squares on the factors); the PLS latent follows the mixing.
+    rng = np.random.default_rng(3)
+    factors, y, w1 = _mixed_weights(rng, np.array([1.0, 1.0, 1.0, 1.0]))
+    w2 = factors @ (rng.normal(size=(4, 300)) * np.array([5.0, 0.2, 1.0, 0.05])[:, None])
+    design = np.column_stack([np.ones(len(y)), factors])
+    fitted = design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    r1, r2 = ridge_direction(w1, y), ridge_direction(w2, y)
+    assert r1.method == "ridge" and r1.penalty is not None
+    for d, w in ((r1, w1), (r2, w2)):
+        assert np.corrcoef(d.z, fitted)[0, 1] < -0.99  # +v lowers the indicator
+        assert d.r == pytest.approx(np.corrcoef(d.latent(w), y)[0, 1])
+        assert np.linalg.norm(d.v) == pytest.approx(1.0)
+    assert np.corrcoef(r1.z, r2.z)[0, 1] > 0.99
+    p1, p2 = pls_direction(w1, y), pls_direction(w2, y)
+    assert np.corrcoef(p1.z, p2.z)[0, 1] < 0.9
+    assert p1.method == "pls" and p1.penalty is None
+
+
+def test_ridge_direction_tends_to_pls_as_the_penalty_grows():
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(4)
+    w, y = _weights_and_indicator(rng)
+    xs = (w - w.mean(0)) / w.std(0, ddof=1)
+    big = Ridge(alpha=1e9).fit(xs, (y - y.mean()) / y.std(ddof=1)).coef_
+    pls = pls_direction(w, y).v
+    assert abs(float(big @ pls)) / np.linalg.norm(big) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_find_direction_refuses_unknown_methods_and_bad_indicators():
+    rng = np.random.default_rng(5)
+    w, y = _weights_and_indicator(rng)
+    with pytest.raises(ValueError, match="unknown direction 'cca'"):
+        find_direction(w, y, "cca")
+    with pytest.raises(ValueError, match="zero variance"):
+        find_direction(w, np.full(len(y), 0.7), "ridge")
+    with pytest.raises(ValueError, match="NaN"):
+        find_direction(w, np.where(np.arange(len(y)) == 3, np.nan, y), "ridge")
+    assert find_direction(w, y, "pls").method == "pls"
+
+
+def test_auto_direction_is_the_designs():
+    pca = TrainConfig.for_profile("quick")
+    dense = TrainConfig.for_profile("quick", fc_encoder="dense")
+    assert resolve_direction(InterveneConfig(), pca).direction == "ridge"
+    assert resolve_direction(InterveneConfig(), dense).direction == "pls"
+    assert resolve_direction(InterveneConfig(direction="pls"), pca).direction == "pls"
+    with pytest.raises(ValueError, match="unknown direction"):
+        InterveneConfig(direction="cca").validate()
 
 
 def test_effect_size_is_change_in_pre_sd():
@@ -273,6 +335,7 @@ def test_intervene_cli_writes_consistent_results(trained_run, tmp_path, capsys):
     assert "r(latent, indicator)" in capsys.readouterr().out
     s = json.loads((out / "intervention.json").read_text())
     assert s["config"]["indicator"] == "affect" and s["config"]["copies"] == 3
+    assert s["config"]["direction"] == "ridge" == s["direction"]["method"]  # the pca design's
     assert s["run"]["data_key"] and s["n_participants"] == 6
     dose = pd.read_csv(out / "dose_response.tsv", sep="\t")
     part = pd.read_csv(out / "participants.tsv", sep="\t")
