@@ -4,8 +4,8 @@ The API behind the interactive explorer (``notebooks/explore_twin.py``), usable 
 
 * :func:`edit_fc`: strengthen or weaken a set of edges, or a whole network-by-network block, of
   one FC vector (correlation units);
-* :func:`edit_weights`: move a twin's generated weights along a direction (the PLS direction of
-  an indicator, in SD of its latent);
+* :func:`edit_weights`: move a twin's generated weights along a direction (the direction, PLS
+  or ridge, of an indicator, in SD of its latent);
 * :func:`twin_summary`: a twin's RT per condition, accuracy and GLM t of a region on a task, as
   a tidy table, beside the BOLD time course of that region;
 * :class:`Explorer`: a trained run opened once, with the interventions' directions and targets;
@@ -247,7 +247,7 @@ def _region(region: str) -> int:
 class Edit:
     """One edit of a twin.
 
-    ``kind``: ``none``; ``direction`` (the PLS direction of ``indicator``, ``amount`` in SD of
+    ``kind``: ``none``; ``direction`` (the direction of ``indicator``, ``amount`` in SD of
     its latent); ``targets`` (the indicator's connectome targets, ``amount`` in correlation
     units, each edge in its target's direction); ``block`` (every edge between ``networks``,
     ``amount`` in correlation units, + strengthens).
@@ -272,7 +272,7 @@ class Explorer:
         A ``dtb train`` run (hypernetwork, control none).
     intervene_dir : path-like, optional
         ``dtb intervene`` results of that run, one folder per indicator (``speed/``,
-        ``affect/``): their PLS directions and connectome targets enable those edits.
+        ``affect/``): their directions and connectome targets enable those edits.
     device : str
     """
 

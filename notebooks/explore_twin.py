@@ -22,8 +22,9 @@
 #
 # Edits (`dtb.explore`):
 #
-# * `direction`: the twin's generated weights moved along the PLS direction of an indicator
-#   (`speed` or `affect`, from `dtb intervene`), in SD of its latent; + lowers the indicator;
+# * `direction`: the twin's generated weights moved along the direction of an indicator
+#   (`speed` or `affect`, from `dtb intervene`; PLS or ridge, as the run's design decides), in SD
+#   of its latent; + lowers the indicator;
 # * `targets`: the indicator's connectome targets edited in the participant's FC, each edge in
 #   its target's direction, in correlation units; the twin is regenerated from the edited FC;
 # * `block`: every FC edge between two networks strengthened (+) or weakened (-), in correlation

@@ -25,7 +25,7 @@
 # make lab      # installs JupyterLab, opens notebooks/explore_twin.ipynb; then Run > Run All Cells
 # ```
 #
-# The edits (`dtb.explore`): `direction`, the twin's generated weights moved along the PLS
+# The edits (`dtb.explore`): `direction`, the twin's generated weights moved along the
 # direction of an indicator (in SD of its latent; + lowers the indicator); `targets`, the
 # indicator's connectome targets edited in the participant's FC (correlation units), the twin
 # regenerated; `block`, every FC edge between two networks strengthened or weakened. The same

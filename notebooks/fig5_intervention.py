@@ -14,8 +14,9 @@
 # # Fig. 5: virtual intervention, pre and post, one line per twin
 #
 # The paper's Fig. 5. Each participant's twin is edited along one direction of the generated
-# weights, `W' = W + alpha SD(z) v`, where `v` is the first PLS weight vector of the weights
-# against an indicator computed from the twins' own outputs: **processing speed** (the twin's
+# weights, `W' = W + alpha SD(z) v`, where `v` is the first PLS weight vector (the paper's; the
+# recommended design takes ridge coefficients, see the methods page) of the weights against an
+# indicator computed from the twins' own outputs: **processing speed** (the twin's
 # mean RT over Faces and Stroop) or **affect** (the t of the twin's right-amygdala BOLD for face >
 # shape). The sign of `v` is chosen so that `+v` lowers the indicator. The paper reports
 # corr(z, s) = -0.68 (speed) and -0.59 (affect), effect sizes from about 0 to above 2 SD at
