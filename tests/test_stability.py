@@ -11,7 +11,9 @@ from dtb.cli import main
 from dtb.stability import jaccard, target_stability
 
 
-def _intervention(folder, scores, *, seed, key="a" * 64, indicator="speed", encoder="pca"):
+def _intervention(
+    folder, scores, *, seed, key="a" * 64, indicator="speed", encoder="pca", direction="ridge"
+):
     folder.mkdir(parents=True)
     z = (scores - scores.mean()) / scores.std()
     target = np.where(z > 2.0, "strengthen", np.where(z < -2.0, "weaken", ""))
@@ -19,6 +21,7 @@ def _intervention(folder, scores, *, seed, key="a" * 64, indicator="speed", enco
         folder / "edges.tsv", sep="\t", index=False
     )
     summary = {
+        "config": {"indicator": indicator, "direction": direction},
         "indicator": indicator,
         "run": {
             "path": f"/runs/seed-{seed}",
@@ -54,10 +57,13 @@ def test_maps_of_other_cohorts_designs_or_seeds_are_refused(tmp_path, capsys):
     b, _ = _intervention(tmp_path / "b", rng.normal(size=100), seed=1, key="b" * 64)
     c, _ = _intervention(tmp_path / "c", rng.normal(size=100), seed=2, encoder="dense")
     d, _ = _intervention(tmp_path / "d", rng.normal(size=100), seed=0)
+    e, _ = _intervention(tmp_path / "e", rng.normal(size=100), seed=3, direction="pls")
     with pytest.raises(ValueError, match=r"b: its run /runs/seed-1 has another cohort"):
         target_stability([a, b])
     with pytest.raises(ValueError, match="another design"):
         target_stability([a, c])
+    with pytest.raises(ValueError, match="another weight-space direction"):
+        target_stability([a, e])
     with pytest.raises(ValueError, match="distinct seeds"):
         target_stability([a, d])
     with pytest.raises(ValueError, match="at least 2"):
