@@ -383,14 +383,8 @@ def _train_epilog() -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``dtb``."""
-    p = argparse.ArgumentParser(
-        prog="dtb", description=__doc__.splitlines()[0], formatter_class=_HelpFormatter
-    )
-    p.add_argument("--version", action="version", version=f"dtb {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def _add_data_commands(sub: argparse._SubParsersAction) -> None:
+    """``dtb data fetch|synth|check``."""
     data = sub.add_parser("data", help="get, synthesise and check datasets")
     dsub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
 
@@ -451,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     _layout_options(c)
     c.set_defaults(func=_cmd_check)
 
+
+def _add_prepare_commands(sub: argparse._SubParsersAction) -> None:
+    """``dtb prepare`` and ``dtb baselines``."""
     pr = sub.add_parser("prepare", help="FC, 80 ms inputs/targets and windows -> one cache file")
     pr.add_argument("root", type=Path, help="dataset folder (TCP, or BIDS raw with derivatives)")
     pr.add_argument("--out", type=Path, required=True, help="cache folder (outside ROOT)")
@@ -466,6 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     _layout_options(b)
     b.set_defaults(func=_cmd_baselines)
 
+
+def _add_train_command(sub: argparse._SubParsersAction) -> None:
+    """``dtb train``."""
     t = sub.add_parser(
         "train",
         help="train the hypernetwork twin (or a control) on a cache",
@@ -556,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 
+
+def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
+    """``dtb evaluate`` and ``dtb suite``."""
     e = sub.add_parser("evaluate", help="score trained twins on the test part")
     e.add_argument(
         "runs",
@@ -588,6 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     su.add_argument("--quiet", action="store_true", help="no progress bars")
     su.set_defaults(func=_cmd_suite)
 
+
+def _add_intervention_commands(sub: argparse._SubParsersAction) -> None:
+    """``dtb intervene`` and ``dtb targets-stability``."""
     iv = sub.add_parser(
         "intervene",
         help="virtual intervention: weight-space direction, treatment, connectome targets",
@@ -669,6 +675,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--out", type=Path, required=True, help="results folder")
     st.set_defaults(func=_cmd_stability)
 
+
+def _add_reproduce_command(sub: argparse._SubParsersAction) -> None:
+    """``dtb reproduce``."""
     r = sub.add_parser("reproduce", help="run every stage and the notebooks")
     r.add_argument(
         "--profile",
@@ -702,6 +711,22 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-book", action="store_true", help="skip the Jupyter Book build")
     _layout_options(r)
     r.set_defaults(func=_cmd_reproduce)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``dtb``."""
+    p = argparse.ArgumentParser(
+        prog="dtb", description=__doc__.splitlines()[0], formatter_class=_HelpFormatter
+    )
+    p.add_argument("--version", action="version", version=f"dtb {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    _add_data_commands(sub)
+    _add_prepare_commands(sub)
+    _add_train_command(sub)
+    _add_evaluation_commands(sub)
+    _add_intervention_commands(sub)
+    _add_reproduce_command(sub)
     return p
 
 
