@@ -1304,6 +1304,19 @@ def synthesize(
     people, measures = _people(streams, config)
 
     # the marker first: an interrupted run is still recognised as ours and can be redone
+    _write_description(dest, seed, n)
+    rows = [
+        _write_participant(dest, person, st, cohort, config)
+        for person, st in zip(people, streams, strict=True)
+    ]
+    _write_participants_table(dest, people)
+    pheno_truth = _write_phenotype(dest, measures, config)
+    truth = _truth_record(seed, n, rows, cohort, pheno_truth, config)
+    _write_text(dest / "truth" / "truth.json", _json_text(truth))
+    return dest
+
+
+def _write_description(dest: Path, seed: int, n: int) -> None:
     _write_text(
         dest / "dataset_description.json",
         _json_text(
@@ -1330,10 +1343,8 @@ def synthesize(
         ),
     )
 
-    rows = []
-    for person, s in zip(people, streams, strict=True):
-        rows.append(_write_participant(dest, person, s, cohort, config))
 
+def _write_participants_table(dest: Path, people: list[dict[str, Any]]) -> None:
     part = pd.DataFrame(
         [
             {
@@ -1352,6 +1363,9 @@ def synthesize(
         _tsv(part, ("participant_id", "species", "age", "sex", "Site", "Group")),
     )
 
+
+def _write_phenotype(dest: Path, measures: list[dict], config: SynthConfig) -> dict:
+    """Write the phenotype table and its sidecar; return each measure's planted truth."""
     defs = _phenotype_definitions(config)
     pheno = pd.DataFrame(measures)
     _write_text(dest / "phenotype" / "synth_measures.tsv", _tsv(pheno, tuple(pheno.columns)))
@@ -1359,12 +1373,17 @@ def synthesize(
         dest / "phenotype" / "synth_measures.json",
         _json_text({name: {"Description": d[4], "Units": "arbitrary"} for name, d in defs.items()}),
     )
-    pheno_truth = {
+    return {
         name: {"trait_correlations": d[0], "mean": d[1], "sd": d[2], "description": d[4]}
         for name, d in defs.items()
     }
 
-    truth = {
+
+def _truth_record(
+    seed: int, n: int, rows: list[dict], cohort: _Cohort, pheno_truth: dict, config: SynthConfig
+) -> dict:
+    """The content of ``truth/truth.json``."""
+    return {
         "generator": GENERATOR,
         "version": __version__,
         "seed": seed,
@@ -1388,8 +1407,6 @@ def synthesize(
         "phenotype": pheno_truth,
         "config": config.to_dict(),
     }
-    _write_text(dest / "truth" / "truth.json", _json_text(truth))
-    return dest
 
 
 def _write_participant(
