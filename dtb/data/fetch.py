@@ -199,23 +199,11 @@ def fetch(
         For invalid arguments or entries (a path that leaves ``dest``, a duplicate, a missing
         field).
     """
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
-    if timeout <= 0 or retry_wait < 0:
-        raise ValueError(f"timeout must be > 0 and retry_wait >= 0, got {timeout}, {retry_wait}")
+    _check_transfer_args(retries, timeout, retry_wait)
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise ValueError(f"{dest}: destination exists and is not a folder")
-    entries = list(entries)
-    if verified_only:
-        left_out = [e for e in entries if not is_verified(e)]
-        if left_out:
-            log.info(
-                "left out %d entr%s without a checksum (verified_only)",
-                len(left_out),
-                "y" if len(left_out) == 1 else "ies",
-            )
-        entries = [e for e in entries if is_verified(e)]
+    entries = _selected(list(entries), verified_only)
     items = _plan(dest, entries, base_url)
     dest.mkdir(parents=True, exist_ok=True)
 
@@ -241,39 +229,13 @@ def fetch(
     n_skipped = n_downloaded = 0
     try:
         for entry, final, url in items:
-            rel, verified = entry["path"], is_verified(entry)
-            bar.set_postfix_str(PurePosixPath(rel).name, refresh=False)
-            if _present_and_valid(final, entry):
-                n_skipped += 1
-                size = final.stat().st_size
-                if verified:
-                    log.info("skipped %s (present, SHA-256 verified)", rel)
-                else:
-                    file_bar.grow(size)
-                    log.warning(
-                        "%s: present (%d bytes) and kept UNVERIFIED: the manifest has no "
-                        "checksum for it, so it cannot be checked",
-                        rel,
-                        size,
-                    )
-                bar.update(size)
-            else:
-                size, got = _download(
-                    downloader, headers, file_bar, url, final, entry, retries, retry_wait
-                )
+            bar.set_postfix_str(PurePosixPath(entry["path"]).name, refresh=False)
+            if _fetch_item(entry, final, url, downloader, headers, file_bar, retries, retry_wait):
                 n_downloaded += 1
-                if verified:
-                    log.info("downloaded %s (%d bytes, SHA-256 verified)", rel, size)
-                else:
-                    log.warning(
-                        "%s: downloaded UNVERIFIED (%d bytes, SHA-256 %s): the manifest "
-                        "has no checksum for it",
-                        rel,
-                        size,
-                        got,
-                    )
+            else:
+                n_skipped += 1
             result.append(final)
-            if not verified:
+            if not is_verified(entry):
                 result.unverified.append(final)
         if result.unverified:
             bar.set_postfix_str(f"{len(result.unverified)} unverified", refresh=True)
@@ -288,6 +250,66 @@ def fetch(
             len(result),
         )
     return result
+
+
+def _check_transfer_args(retries: int, timeout: float, retry_wait: float) -> None:
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be a non-negative integer, got {retries!r}")
+    if timeout <= 0 or retry_wait < 0:
+        raise ValueError(f"timeout must be > 0 and retry_wait >= 0, got {timeout}, {retry_wait}")
+
+
+def _selected(entries: list[dict], verified_only: bool) -> list[dict]:
+    """The entries to fetch: all, or only those with a checksum."""
+    if not verified_only:
+        return entries
+    left_out = [e for e in entries if not is_verified(e)]
+    if left_out:
+        log.info(
+            "left out %d entr%s without a checksum (verified_only)",
+            len(left_out),
+            "y" if len(left_out) == 1 else "ies",
+        )
+    return [e for e in entries if is_verified(e)]
+
+
+def _fetch_item(
+    entry: dict,
+    final: Path,
+    url: str,
+    downloader: pooch.HTTPDownloader,
+    headers: _Headers,
+    file_bar: _FileProgress,
+    retries: int,
+    retry_wait: float,
+) -> bool:
+    """Keep a present, valid file or download it; return True when it was downloaded."""
+    rel, verified = entry["path"], is_verified(entry)
+    if _present_and_valid(final, entry):
+        size = final.stat().st_size
+        if verified:
+            log.info("skipped %s (present, SHA-256 verified)", rel)
+        else:
+            file_bar.grow(size)
+            log.warning(
+                "%s: present (%d bytes) and kept UNVERIFIED: the manifest has no "
+                "checksum for it, so it cannot be checked",
+                rel,
+                size,
+            )
+        file_bar.bar.update(size)
+        return False
+    size, got = _download(downloader, headers, file_bar, url, final, entry, retries, retry_wait)
+    if verified:
+        log.info("downloaded %s (%d bytes, SHA-256 verified)", rel, size)
+    else:
+        log.warning(
+            "%s: downloaded UNVERIFIED (%d bytes, SHA-256 %s): the manifest has no checksum for it",
+            rel,
+            size,
+            got,
+        )
+    return True
 
 
 def _plan(dest: Path, entries: list[dict], base_url: str | None) -> list[tuple[dict, Path, str]]:
