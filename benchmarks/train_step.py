@@ -1,6 +1,7 @@
 """Time one training batch of the digital twin at the paper's sizes.
 
-One batch = forward + loss + backward + gradient-norm clipping + Adam step, on B = 50 windows of
+One batch = forward + loss + backward + gradient-norm clipping + Adam step (+ the update of the
+weights' moving average where the profile has one, ``ema_decay``), on B = 50 windows of
 262 steps (20.96 s at 80 ms), FC of 93,961 features, hypernetwork 200 wide, RNN 400 units.
 Cases:
 
@@ -45,6 +46,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from dtb.model import DigitalTwinModel, ModelConfig, loss_fn, n_main_params, shift_inputs
 
@@ -244,8 +246,12 @@ def time_case(
     repeats: int,
     warmup: int,
     naive: bool = False,
+    ema_decay: float = 0.0,
 ) -> dict:
-    """Train ``warmup + repeats`` batches and time the last ``repeats``."""
+    """Train ``warmup + repeats`` batches and time the last ``repeats``.
+
+    With ``ema_decay`` > 0 each step also updates the weights' moving average, as the trainer does.
+    """
     gc.collect()
     memory = PeakMemory(device)
     memory.reset()
@@ -256,6 +262,10 @@ def time_case(
     model = model.to(device)
     model.train()
     optimizer, opt_name = make_optimizer(model)
+    averaged = None
+    if ema_decay > 0:
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+        opt_name += f" + AveragedModel(EMA {ema_decay:g})"
     batch = make_batch(cfg, n_part, per_part, device, seed=1)
     dropout_gen = torch.Generator(device=device).manual_seed(2)
     forward = functools.partial(naive_forward, model) if naive else model
@@ -276,6 +286,8 @@ def time_case(
         nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if averaged is not None:
+            averaged.update_parameters(model)
         _sync(device)
         t3 = time.perf_counter()
         if not torch.isfinite(loss):
@@ -298,7 +310,7 @@ def time_case(
         "matmul_flops": throughput,
         "peak_label": memory.label,
     }
-    del model, optimizer, batch, logits, bold, loss
+    del model, optimizer, averaged, batch, logits, bold, loss
     gc.collect()
     return result
 
@@ -328,7 +340,8 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     from dtb.config import TrainConfig
 
-    cfg = TrainConfig.for_profile(args.profile).model_config(ModelConfig().n_fc)
+    train_cfg = TrainConfig.for_profile(args.profile)
+    cfg = train_cfg.model_config(ModelConfig().n_fc)
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads")
     print(
         f"profile {args.profile}: B = {N_WINDOWS} windows x {T_STEPS} steps, n_fc {cfg.n_fc}, "
@@ -339,8 +352,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"load average before: {os.getloadavg()[0]:.2f} (a busy machine slows everything)")
 
     cases = [
-        ("ours, grouped", 5, 10, {}),
-        ("ours, per window", 50, 1, {}),
+        ("ours, grouped", 5, 10, {"ema_decay": train_cfg.ema_decay}),
+        ("ours, per window", 50, 1, {"ema_decay": train_cfg.ema_decay}),
     ]
     if not args.skip_naive:
         cases.append(("naive (vmap RNNCell)", 5, 10, {"naive": True}))
@@ -350,10 +363,17 @@ def main(argv: list[str] | None = None) -> None:
         warmup = 1 if extra.get("naive") else args.warmup
         results.append(time_case(name, cfg, n_part, per_part, device, repeats, warmup, **extra))
     if device.type == "cpu" and keep_freed_memory():
-        for name, n_part, per_part, _ in cases[:2]:
+        for name, n_part, per_part, extra in cases[:2]:
             results.append(
                 time_case(
-                    name + ", malloc kept", cfg, n_part, per_part, device, args.repeats, args.warmup
+                    name + ", malloc kept",
+                    cfg,
+                    n_part,
+                    per_part,
+                    device,
+                    args.repeats,
+                    args.warmup,
+                    **extra,
                 )
             )
 
@@ -383,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "GF/s = fp32 2048^2 matmul throughput measured just before the case; floor = analytic "
         "FLOPs / GF/s;\n% GF/s = the share of that throughput the step achieves; "
-        "'opt' = clip + Adam + zero_grad; ms are medians over the timed batches"
+        "'opt' = clip + Adam + zero_grad\n(+ the weights' moving average where the profile "
+        "keeps one); ms are medians over the timed batches"
     )
     if any(r["name"].endswith("malloc kept") for r in results):
         print("'malloc kept' peaks include heap memory kept from the cases before them")

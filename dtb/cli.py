@@ -198,6 +198,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "max_epochs": args.max_epochs,
             "lr": args.lr,
             "weight_decay": args.weight_decay,
+            "ema_decay": args.ema_decay,
             "fc_encoder": args.fc_encoder,
             "fc_components": args.fc_components,
             "precision": args.precision,
@@ -370,8 +371,9 @@ def _train_epilog() -> str:
             f"          {cfg.fc_encoder} encoder{k}, hypernetwork {model.hyper_hidden} and RNN "
             f"{model.n_hidden} units, batches of {cfg.participants_per_batch} participants x "
             f"{cfg.windows_per_participant} windows,",
-            f"          lr {cfg.lr:g}{first}, weight decay {cfg.weight_decay:g}, at most "
-            f"{cfg.max_epochs} epochs",
+            f"          lr {cfg.lr:g}{first}, weight decay {cfg.weight_decay:g}, "
+            f"{f'weights averaged (EMA {cfg.ema_decay:g}), ' if cfg.ema_decay else ''}"
+            f"at most {cfg.max_epochs} epochs",
         ]
     lines += [
         "",
@@ -538,6 +540,13 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="decoupled (AdamW) weight decay (default: the profile's)",
+    )
+    t.add_argument(
+        "--ema-decay",
+        type=float,
+        default=None,
+        help="decay per step of the moving average of the weights that are validated and "
+        "evaluated; 0 keeps the last step's weights (default: the profile's)",
     )
     t.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train"

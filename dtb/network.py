@@ -130,13 +130,16 @@ def identity(
     }
 
 
-def save_checkpoint(path: Path, network: Network, optimizer, state: dict, ident: dict) -> None:
-    """Write a checkpoint atomically."""
+def save_checkpoint(
+    path: Path, network: Network, optimizer, state: dict, ident: dict, averaged=None
+) -> None:
+    """Write a checkpoint atomically (with the weights' moving average, ``averaged``, if any)."""
     blob = {
         "format": CHECKPOINT_FORMAT,
         "model": network.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "state": state,
+        "ema": averaged.state_dict() if averaged is not None else None,
         "code_version": code_version(),
         **ident,
     }

@@ -6,6 +6,8 @@ holds ``participants_per_batch`` participants x ``windows_per_participant`` wind
 hypernetwork runs once per participant per batch and one generated weight set serves several
 windows (paper sizes: 6 x 8 = 48 windows, close to the paper's 50; quick: 12 x 8). Loss: BCE
 (actions, masked where the pressed key is unknown) + MSE (BOLD), Adam, gradient-norm clipping.
+With ``ema_decay`` > 0 the weights validated and kept as ``best.pt`` are an exponential moving
+average of the trained ones (:class:`torch.optim.swa_utils.AveragedModel`).
 
 Runs are reproducible and resumable: the batch order of epoch e and the dropout noise of step s
 come from generators seeded by (seed, e) and (seed, s), so an interrupted run resumed from its
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from dtb import distributed
 from dtb.config import TrainConfig
@@ -289,6 +292,12 @@ class RunSetup:
     data: CohortTensors
     network: Network
     ident: dict
+    averaged: AveragedModel | None = None
+
+    @property
+    def evaluated(self) -> Network:
+        """The weights validated and kept as ``best.pt``: the moving average, when there is one."""
+        return self.network if self.averaged is None else self.averaged.module
 
 
 def setup_run(
@@ -313,7 +322,13 @@ def setup_run(
     where = f"{config.protocol} run, fold {config.fold}" if val_rows is not None else cache.name
     network.fit_inputs(torch.from_numpy(fc_all[src[train_rows]]), where=where)
     ident = identity(config, model_cfg, cohort.key, fitted_participants(config, cohort))
-    return RunSetup(train_rows, val_rows, table, data, network.to(dev), ident)
+    network = network.to(dev)
+    averaged = None
+    if config.ema_decay > 0:
+        averaged = AveragedModel(
+            network, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True
+        )
+    return RunSetup(train_rows, val_rows, table, data, network, ident, averaged)
 
 
 def _initial_state() -> dict:
@@ -341,6 +356,8 @@ def _restore(out: Path, resume: bool, run: RunSetup, optimizer, dev) -> dict:
     check_compatible(blob, run.ident, ckpt)
     run.network.load_state_dict(blob["model"])
     optimizer.load_state_dict(blob["optimizer"])
+    if run.averaged is not None:
+        run.averaged.load_state_dict(blob["ema"])
     return blob["state"]
 
 
@@ -371,12 +388,14 @@ def _step(model, run: RunSetup, idx, config, optimizer, gen, ctx) -> tuple[torch
             loss.backward()
         nn.utils.clip_grad_norm_(run.network.parameters(), config.clip_norm)
         optimizer.step()
+        if run.averaged is not None:
+            run.averaged.update_parameters(run.network)
     return loss, parts
 
 
 def _end_epoch(run: RunSetup, state: dict, config: TrainConfig, out: Path, dev, ctx) -> None:
     """Validation loss, best checkpoint and early-stopping bookkeeping after an epoch."""
-    val = validation_loss(run.network, run.data, run.table)
+    val = validation_loss(run.evaluated, run.data, run.table)
     if ctx.active:  # identical on every rank in exact arithmetic; one value decides for all
         total = distributed.all_sum(torch.tensor(val, dtype=torch.float64, device=dev), ctx)
         val = float(total) / ctx.world
@@ -388,7 +407,7 @@ def _end_epoch(run: RunSetup, state: dict, config: TrainConfig, out: Path, dev, 
     if val < state["best_val"]:
         state["best_val"], state["bad_epochs"] = val, 0
         if ctx.is_main:
-            save_checkpoint(out / "best.pt", run.network, None, state, run.ident)
+            save_checkpoint(out / "best.pt", run.evaluated, None, state, run.ident)
     else:
         state["bad_epochs"] += 1
     if state["bad_epochs"] >= config.patience:
@@ -413,7 +432,7 @@ def _train(cache, out, cohort, config, dev, ctx, resume, max_steps, progress) ->
 
     def checkpoint() -> None:
         if ctx.is_main:
-            save_checkpoint(ckpt, run.network, optimizer, state, run.ident)
+            save_checkpoint(ckpt, run.network, optimizer, state, run.ident, run.averaged)
             _write_log(out, state["history"])
 
     run.network.train()

@@ -55,10 +55,42 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(cache, tmp_path
     assert load_checkpoint(part / "checkpoint.pt")["state"]["step"] == n_steps - 1
     train(cache, part, cfg, device="cpu", progress=False, resume=True)
     _assert_same(_weights(full), _weights(part))
+    assert cfg.ema_decay > 0  # the moving average resumes too
+    _assert_same(
+        load_checkpoint(full / "checkpoint.pt")["ema"],
+        load_checkpoint(part / "checkpoint.pt")["ema"],
+    )
     log_full = (full / "log.tsv").read_text().splitlines()
     log_part = (part / "log.tsv").read_text().splitlines()
     # identical losses step by step (the elapsed-seconds column differs)
     assert [r.split("\t")[:6] for r in log_full] == [r.split("\t")[:6] for r in log_part]
+
+
+def test_the_evaluated_weights_are_the_moving_average_of_the_trained_ones(cache, tmp_path):
+    decay = 0.7
+    cfg = TrainConfig.for_profile("quick", **FAST, ema_decay=decay)
+    run, trained, averaged = tmp_path / "ema", [], []
+    for k in (1, 2, 3):  # the weights after each step, read from the checkpoint
+        train(cache, run, cfg, device="cpu", progress=False, max_steps=k, resume=k > 1)
+        blob = load_checkpoint(run / "checkpoint.pt")
+        assert blob["state"]["step"] == k
+        trained.append(blob["model"])
+        averaged.append(
+            {n[len("module.") :]: v for n, v in blob["ema"].items() if n != "n_averaged"}
+        )
+        if blob["state"]["batch"] == 0:  # an epoch has just ended: best.pt is its average
+            _assert_same(load_checkpoint(run / "best.pt")["model"], averaged[-1])
+    assert load_checkpoint(run / "best.pt")["state"]["step"] == 2  # the first epoch's 2 steps
+    name = "core.hyper.fc2.weight"
+    # the first step is copied, then average <- decay * average + (1 - decay) * weights
+    want = decay**2 * trained[0][name] + (1 - decay) * (decay * trained[1][name] + trained[2][name])
+    torch.testing.assert_close(averaged[2][name], want)
+    assert not torch.allclose(want, trained[2][name])
+    off = TrainConfig.for_profile("quick", **FAST, ema_decay=0.0)
+    off_run = train(cache, tmp_path / "off", off, device="cpu", progress=False, max_steps=1)
+    assert load_checkpoint(off_run / "checkpoint.pt")["ema"] is None
+    with pytest.raises(ValueError, match=r"ema_decay must be in \[0, 1\); got 1.0"):
+        TrainConfig.for_profile("quick", ema_decay=1.0).validate()
 
 
 def test_checkpoint_from_another_config_or_cohort_is_refused(cache, synth_copy, tmp_path, capsys):
