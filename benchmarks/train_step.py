@@ -46,9 +46,9 @@ from pathlib import Path
 import torch
 from torch import nn
 from torch.func import functional_call, vmap
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from dtb.model import DigitalTwinModel, ModelConfig, loss_fn, n_main_params, shift_inputs
+from dtb.train import weight_average
 
 T_STEPS = 262
 N_WINDOWS = 50
@@ -262,9 +262,8 @@ def time_case(
     model = model.to(device)
     model.train()
     optimizer, opt_name = make_optimizer(model)
-    averaged = None
-    if ema_decay > 0:
-        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+    averaged = weight_average(model, ema_decay)
+    if averaged is not None:
         opt_name += f" + AveragedModel(EMA {ema_decay:g})"
     batch = make_batch(cfg, n_part, per_part, device, seed=1)
     dropout_gen = torch.Generator(device=device).manual_seed(2)

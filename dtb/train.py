@@ -323,12 +323,19 @@ def setup_run(
     network.fit_inputs(torch.from_numpy(fc_all[src[train_rows]]), where=where)
     ident = identity(config, model_cfg, cohort.key, fitted_participants(config, cohort))
     network = network.to(dev)
-    averaged = None
-    if config.ema_decay > 0:
-        averaged = AveragedModel(
-            network, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True
-        )
+    averaged = weight_average(network, config.ema_decay)
     return RunSetup(train_rows, val_rows, table, data, network, ident, averaged)
+
+
+def weight_average(network: nn.Module, decay: float) -> AveragedModel | None:
+    """The exponential moving average of ``network``'s parameters, or None when ``decay`` is 0.
+
+    Update it with ``update_parameters(network)`` after each optimiser step. Buffers (the FC
+    statistics and encoder) are fixed before training, so they are copied once, not averaged.
+    """
+    if decay <= 0:
+        return None
+    return AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
 
 def _initial_state() -> dict:
