@@ -199,6 +199,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "lr": args.lr,
             "weight_decay": args.weight_decay,
             "ema_decay": args.ema_decay,
+            "action_weight": args.action_weight,
             "fc_encoder": args.fc_encoder,
             "fc_components": args.fc_components,
             "precision": args.precision,
@@ -373,6 +374,7 @@ def _train_epilog() -> str:
             f"{cfg.windows_per_participant} windows,",
             f"          lr {cfg.lr:g}{first}, weight decay {cfg.weight_decay:g}, "
             f"{f'weights averaged (EMA {cfg.ema_decay:g}), ' if cfg.ema_decay else ''}"
+            f"{f'actions x {cfg.action_weight:g} in the loss, ' if cfg.action_weight != 1 else ''}"
             f"at most {cfg.max_epochs} epochs",
         ]
     lines += [
@@ -547,6 +549,13 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="decay per step of the moving average of the weights that are validated and "
         "evaluated; 0 keeps the last step's weights (default: the profile's)",
+    )
+    t.add_argument(
+        "--action-weight",
+        type=float,
+        default=None,
+        help="weight of the button-press term of the loss, the BOLD term's being 1; 1 is the "
+        "paper's loss (default: the profile's)",
     )
     t.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train"

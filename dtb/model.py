@@ -49,6 +49,7 @@ __all__ = [
     "DigitalTwinModel",
     "loss_fn",
     "loss_sums",
+    "weighted_loss",
     "reference_forward",
 ]
 
@@ -572,8 +573,17 @@ class DigitalTwinModel(nn.Module):
 # Loss
 # ---------------------------------------------------------------------------------------------
 
+#: The paper's weights of the two loss terms; a training config may weigh the actions more
+#: (:attr:`dtb.config.TrainConfig.action_weight`).
 ACTION_WEIGHT = 1.0
 BOLD_WEIGHT = 1.0
+
+
+def weighted_loss(
+    action: torch.Tensor, bold: torch.Tensor, action_weight: float = ACTION_WEIGHT
+) -> torch.Tensor:
+    """``action_weight * action + BOLD_WEIGHT * bold``: how the two terms make one loss."""
+    return action_weight * action + BOLD_WEIGHT * bold
 
 
 def loss_sums(
@@ -638,16 +648,18 @@ def loss_fn(
     action_target: torch.Tensor,
     bold_target: torch.Tensor,
     action_mask: torch.Tensor | None = None,
+    action_weight: float = ACTION_WEIGHT,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """BCE on the actions plus MSE on BOLD, weights 1 and 1 (the paper's loss).
+    """BCE on the actions plus MSE on BOLD, weights 1 and 1 by default (the paper's loss).
 
-    Parameters are those of :func:`loss_sums`. The action loss is the mean over the unmasked
-    steps and buttons (0 when none remains); the BOLD loss the mean squared error.
+    Parameters are those of :func:`loss_sums`, and ``action_weight``, the weight of the action
+    term. The action loss is the mean over the unmasked steps and buttons (0 when none
+    remains); the BOLD loss the mean squared error.
 
     Returns
     -------
     total : torch.Tensor, scalar
-        ``ACTION_WEIGHT * action + BOLD_WEIGHT * bold``.
+        :func:`weighted_loss` of the two means.
     parts : dict of str to torch.Tensor
         ``"action"`` and ``"bold"``, detached scalars.
     """
@@ -656,7 +668,7 @@ def loss_fn(
     )
     action = a_sum / n_action.clamp_min(1)
     bold_loss = b_sum / n_bold
-    total = ACTION_WEIGHT * action + BOLD_WEIGHT * bold_loss
+    total = weighted_loss(action, bold_loss, action_weight)
     return total, {"action": action.detach(), "bold": bold_loss.detach()}
 
 

@@ -33,7 +33,7 @@ from dtb.config import TrainConfig
 from dtb.data.prepare import PreparedCohort, load_prepared
 from dtb.errors import DtbError
 from dtb.fileio import ensure_outside, write_json, write_text
-from dtb.model import loss_fn, loss_sums
+from dtb.model import loss_fn, loss_sums, weighted_loss
 from dtb.network import (
     Network,
     build_network,
@@ -188,16 +188,20 @@ def _step_generator(cfg: TrainConfig, step: int, device: torch.device) -> torch.
 
 @torch.no_grad()
 def validation_loss(
-    network: Network, data: CohortTensors, table: WindowTable, batch: int = 64
+    network: Network,
+    data: CohortTensors,
+    table: WindowTable,
+    batch: int = 64,
+    action_weight: float = 1.0,
 ) -> float:
-    """Mean loss over the validation windows (eval mode, no dropout)."""
+    """Mean loss over the validation windows (eval mode, no dropout), weighted as in training."""
     network.eval()
     idx = np.flatnonzero(table.is_val)
     total, count = 0.0, 0
     for j in range(0, len(idx), batch):
         fc, x, owner, a, y, m = data.batch(table, idx[j : j + batch])
         logits, bold = network(fc, x, owner)
-        loss, _ = loss_fn(logits, bold, a, y, m)
+        loss, _ = loss_fn(logits, bold, a, y, m, action_weight)
         total += float(loss) * len(x)
         count += len(x)
     network.train()
@@ -277,9 +281,10 @@ def _distributed_step(model, data, table, idx, config, generator, ctx):
     n_action, n_bold = distributed.all_sum(torch.stack([n_a, n_b]).to(y.dtype) * weight, ctx)
     local = torch.stack([a_sum / n_action.clamp_min(1), b_sum / n_bold]) * weight
     # DDP averages gradients over ranks: scaling by the world size makes it their sum
-    (local.sum() * ctx.world).backward()
+    (weighted_loss(local[0], local[1], config.action_weight) * ctx.world).backward()
     both = distributed.all_sum(local, ctx)
-    return both.sum(), {"action": both[0], "bold": both[1]}
+    total = weighted_loss(both[0], both[1], config.action_weight)
+    return total, {"action": both[0], "bold": both[1]}
 
 
 @dataclass
@@ -389,7 +394,7 @@ def _step(model, run: RunSetup, idx, config, optimizer, gen, ctx) -> tuple[torch
         fc, x, owner, a, y, m = run.data.batch(run.table, idx)
         with precision_context(config.precision, fc.device):
             logits, bold = run.network(fc, x, owner, generator=gen)
-            loss, parts = loss_fn(logits.float(), bold.float(), a, y, m)
+            loss, parts = loss_fn(logits.float(), bold.float(), a, y, m, config.action_weight)
     if torch.isfinite(loss):
         if not ctx.active:
             loss.backward()
@@ -402,7 +407,7 @@ def _step(model, run: RunSetup, idx, config, optimizer, gen, ctx) -> tuple[torch
 
 def _end_epoch(run: RunSetup, state: dict, config: TrainConfig, out: Path, dev, ctx) -> None:
     """Validation loss, best checkpoint and early-stopping bookkeeping after an epoch."""
-    val = validation_loss(run.evaluated, run.data, run.table)
+    val = validation_loss(run.evaluated, run.data, run.table, action_weight=config.action_weight)
     if ctx.active:  # identical on every rank in exact arithmetic; one value decides for all
         total = distributed.all_sum(torch.tensor(val, dtype=torch.float64, device=dev), ctx)
         val = float(total) / ctx.world

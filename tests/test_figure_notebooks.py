@@ -262,9 +262,9 @@ def test_targets_page_shows_recovery_and_seed_agreement(inputs, interventions, t
     results = tmp_path / "results"
     shutil.copytree(inputs["suite"], results / "suite")
     cache = json.loads((inputs["run"] / "run.json").read_text())["cache"]
-    # enough steps (32) for a twin that presses buttons, so that its speed indicator exists
+    # enough steps (64) for twins that press buttons, so that their speed indicator exists
     cfg = TrainConfig.for_profile(
-        "quick", max_epochs=4, participants_per_batch=2, fc_components=2, n_folds=2, seed=1
+        "quick", max_epochs=8, participants_per_batch=2, fc_components=2, n_folds=2, seed=1
     )
     seed1 = train(cache, tmp_path / "seed-1", cfg, device="cpu", progress=False)
     folders = []

@@ -320,6 +320,19 @@ def test_loss_matches_hand_computation():
     torch.testing.assert_close(parts["action"], by_hand, rtol=1e-5, atol=1e-6)
 
 
+def test_action_weight_scales_the_action_term_only():
+    logits, bold, action, bold_target, mask = _loss_data()
+    total, parts = loss_fn(logits, bold, action, bold_target, mask, action_weight=3.0)
+    bce = F.binary_cross_entropy_with_logits(logits[mask], action[mask])
+    torch.testing.assert_close(total, 3.0 * bce + F.mse_loss(bold, bold_target))
+    torch.testing.assert_close(parts["action"], bce)  # the logged parts stay unweighted
+    g3, gb3 = torch.autograd.grad(total, (logits, bold))
+    plain, _ = loss_fn(logits, bold, action, bold_target, mask)
+    g1, gb1 = torch.autograd.grad(plain, (logits, bold))
+    torch.testing.assert_close(g3, 3.0 * g1)
+    torch.testing.assert_close(gb3, gb1)
+
+
 def test_masked_steps_do_not_contribute():
     logits, bold, action, bold_target, mask = _loss_data()
     total, _ = loss_fn(logits, bold, action, bold_target, mask)
