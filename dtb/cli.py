@@ -200,6 +200,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "weight_decay": args.weight_decay,
             "ema_decay": args.ema_decay,
             "action_weight": args.action_weight,
+            "val_participants": args.val_participants,
             "fc_encoder": args.fc_encoder,
             "fc_components": args.fc_components,
             "precision": args.precision,
@@ -556,6 +557,13 @@ def _add_train_command(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="weight of the button-press term of the loss, the BOLD term's being 1; 1 is the "
         "paper's loss (default: the profile's)",
+    )
+    t.add_argument(
+        "--val-participants",
+        type=float,
+        default=None,
+        help="zero-shot: fraction of the training participants held out whole for early "
+        "stopping; 0 validates on each one's last window (default: the profile's)",
     )
     t.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where to train"

@@ -1,7 +1,8 @@
 """``dtb train``: fit the hypernetwork (or a control) on a prepared cohort.
 
 Windows of 262 steps are cut from each participant's training part (both tasks). The last
-window of each participant and task is held out for validation and early stopping. A batch
+window of each participant and task is held out for validation and early stopping (or, under
+zero-shot with ``val_participants`` > 0, every window of participants held out whole). A batch
 holds ``participants_per_batch`` participants x ``windows_per_participant`` windows, so the
 hypernetwork runs once per participant per batch and one generated weight set serves several
 windows (paper sizes: 6 x 8 = 48 windows, close to the paper's 50; quick: 12 x 8). Loss: BCE

@@ -21,8 +21,9 @@
 # The training loss of a step is measured on that step's batch with dropout on; the validation
 # loss is measured without dropout on windows held out from training. Under the `paper` protocol
 # those are the last window of each participant's training part (the test part used by
-# `dtb evaluate` is never seen); under `zero-shot` they are all windows of a fifth of the training
-# participants, held out whole. A falling validation loss shows that the twin fits unseen windows
+# `dtb evaluate` is never seen), and under `zero-shot` too in the recommended design; the paper's
+# design under `zero-shot` holds out all windows of a fifth of the training participants instead
+# (`val_participants`). A falling validation loss shows that the twin fits unseen windows
 # better; it says nothing yet about behaviour or BOLD on the test part (Figs. 2 and 3).
 #
 # Run `make reproduce` first, or point `run_dir` at any `dtb train` run folder.

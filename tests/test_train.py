@@ -175,7 +175,11 @@ def test_bad_config_and_missing_cuda(cache, tmp_path):
             train(cache, tmp_path / "x", TrainConfig(), device="cuda", progress=False)
 
 
-def test_zero_shot_fits_the_fc_encoder_on_its_training_participants_only(cache, tmp_path):
+@pytest.mark.parametrize("val_fraction", [0.2, 0.0])
+def test_zero_shot_fits_the_fc_encoder_on_its_training_participants_only(
+    cache, tmp_path, val_fraction
+):
+    """Held-out participants never reach the fit; validation participants neither, when any."""
     from sklearn.decomposition import PCA
 
     from dtb.data.prepare import load_prepared
@@ -183,17 +187,23 @@ def test_zero_shot_fits_the_fc_encoder_on_its_training_participants_only(cache, 
     from dtb.protocols import held_out_participants, training_split
 
     cfg = TrainConfig.for_profile(
-        "quick", protocol="zero-shot", n_folds=3, max_epochs=1, fc_components=2
+        "quick",
+        protocol="zero-shot",
+        n_folds=3,
+        max_epochs=1,
+        fc_components=2,
+        val_participants=val_fraction,
     )
     run = train(cache, tmp_path / "zs", cfg, device="cpu", progress=False)
     blob = load_checkpoint(run / "checkpoint.pt")
     cohort = load_prepared(cache)
     n = len(cohort.participants)
     held = held_out_participants(n, fold=0, n_folds=3, seed=0)
-    _, val = training_split("zero-shot", n, fold=0, n_folds=3, seed=0, val_fraction=0.2)
+    _, val = training_split("zero-shot", n, fold=0, n_folds=3, seed=0, val_fraction=val_fraction)
+    val = [] if val is None else list(val)
     fitted = blob["fitted_on"]
     assert not set(fitted) & {cohort.participants[i] for i in (*held, *val)}
-    assert len(fitted) == n - len(held) - len(val) == 3
+    assert len(fitted) == n - len(held) - len(val) == (3 if val_fraction else 4)
     # the components are scikit-learn's PCA of exactly those participants' normalised FC
     x = cohort["fc"][[cohort.participants.index(p) for p in fitted]].astype(np.float64)
     z = (x - x.mean(0)) / np.maximum(x.std(0, ddof=1), 1e-6)
@@ -208,7 +218,9 @@ def test_zero_shot_fits_the_fc_encoder_on_its_training_participants_only(cache, 
 
 
 def test_a_fold_too_small_for_the_components_is_refused_by_name(cache, tmp_path):
-    cfg = TrainConfig.for_profile("quick", protocol="zero-shot", n_folds=3, fold=1, max_epochs=1)
+    cfg = TrainConfig.for_profile(
+        "quick", protocol="zero-shot", n_folds=3, fold=1, max_epochs=1, val_participants=0.2
+    )
     with pytest.raises(ValueError, match=r"zero-shot run, fold 1: 3 training participants are too"):
         train(cache, tmp_path / "small", cfg, device="cpu", progress=False)
     assert not (tmp_path / "small").exists()
