@@ -13,7 +13,8 @@ Takahashi, Soda, Tomita, Yamashita (BME Frontiers 2026), section "Model":
       h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),   h_{-1} = 0,   y_t = W_ho h_t + b_ho
 
 * the input is shifted one step, so the output at ``t`` sees inputs up to ``t - 1`` (the model
-  predicts the next step); loss = BCE(action) + MSE(BOLD), weights 1 and 1.
+  predicts the next step); loss = BCE(action) + MSE(BOLD), weights 1 and 1 in the paper
+  (a training config may weigh the actions more: :func:`weighted_loss`).
 
 A batch holds the FC of ``S`` distinct participants and ``B`` windows, each window tagged by
 ``owner`` with the row of its participant. The hypernetwork runs once per participant (``S``

@@ -34,7 +34,7 @@ from dtb.config import TrainConfig
 from dtb.data.prepare import PreparedCohort, load_prepared
 from dtb.errors import DtbError
 from dtb.fileio import ensure_outside, write_json, write_text
-from dtb.model import loss_fn, loss_sums, weighted_loss
+from dtb.model import ACTION_WEIGHT, loss_fn, loss_sums, weighted_loss
 from dtb.network import (
     Network,
     build_network,
@@ -193,7 +193,7 @@ def validation_loss(
     data: CohortTensors,
     table: WindowTable,
     batch: int = 64,
-    action_weight: float = 1.0,
+    action_weight: float = ACTION_WEIGHT,
 ) -> float:
     """Mean loss over the validation windows (eval mode, no dropout), weighted as in training."""
     network.eval()

@@ -15,8 +15,9 @@
 #
 # How one `dtb train` run went: the training loss per step, split into its two parts (action:
 # binary cross-entropy of the three button outputs; BOLD: mean squared error of the 20 region
-# signals, weights 1 and 1 as in the paper), and the validation loss after every epoch, with the
-# epoch whose weights were kept (`best.pt`, the lowest validation loss) and why training stopped.
+# signals; the loss weighs them 1 and 1 in the paper's design and the action part 3 times in the
+# recommended one, `action_weight`), and the validation loss after every epoch, with the epoch
+# whose weights were kept (`best.pt`, the lowest validation loss) and why training stopped.
 #
 # The training loss of a step is measured on that step's batch with dropout on; the validation
 # loss is measured without dropout on windows held out from training. Under the `paper` protocol
