@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from dtb.encoders import ENCODERS
+from dtb.model import ACTION_WEIGHT as PAPER_ACTION_WEIGHT
 from dtb.model import ModelConfig
 from dtb.precision import PRECISIONS
 from dtb.protocols import CONTROLS, PROTOCOLS, training_split
@@ -33,7 +34,7 @@ EMA_DECAY = 0.95
 #: Weight of the action term of the recommended design's loss (the BOLD term keeps 1): the
 #: BOLD error of a window is mostly noise the twin cannot explain, and at equal weights its
 #: gradient drowns the between-person differences in timing that set a twin's reaction times.
-ACTION_WEIGHT = 3.0
+RECOMMENDED_ACTION_WEIGHT = 3.0
 _PAPER_OPTIMISER = {
     # Adam at the rate of the authors' reduced code, no decay; the dense first layer sees
     # 93,961 inputs: at the common rate Adam moves its pre-activations by about
@@ -43,7 +44,7 @@ _PAPER_OPTIMISER = {
     "lr_first_layer": 1e-5,
     "weight_decay": 0.0,
     "ema_decay": 0.0,
-    "action_weight": 1.0,
+    "action_weight": PAPER_ACTION_WEIGHT,
     "val_participants": 0.2,
     "max_epochs": 800,
     "patience": 30,
@@ -57,7 +58,7 @@ _TWIN_OPTIMISER = {
     "lr_first_layer": None,  # None: the common rate
     "weight_decay": 1.0,
     "ema_decay": EMA_DECAY,
-    "action_weight": ACTION_WEIGHT,
+    "action_weight": RECOMMENDED_ACTION_WEIGHT,
     "val_participants": 0.0,
     "max_epochs": 800,
     "patience": 30,
@@ -78,7 +79,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, dict]] = {
             "lr_first_layer": None,
             "weight_decay": 1.0,
             "ema_decay": EMA_DECAY,
-            "action_weight": ACTION_WEIGHT,
+            "action_weight": RECOMMENDED_ACTION_WEIGHT,
             "val_participants": 0.0,
             "max_epochs": 40,
         },
@@ -90,7 +91,7 @@ PROFILE_DEFAULTS: dict[str, dict[str, dict]] = {
             "lr_first_layer": 1e-5,
             "weight_decay": 1.0,
             "ema_decay": EMA_DECAY,
-            "action_weight": ACTION_WEIGHT,
+            "action_weight": RECOMMENDED_ACTION_WEIGHT,
             "val_participants": 0.0,
             "max_epochs": 40,
         },
@@ -173,7 +174,7 @@ class TrainConfig:
     lr_first_layer: float = 2e-3
     weight_decay: float = 1.0
     ema_decay: float = EMA_DECAY
-    action_weight: float = ACTION_WEIGHT
+    action_weight: float = RECOMMENDED_ACTION_WEIGHT
     val_participants: float = 0.0
     clip_norm: float = 1.0
     max_epochs: int = 40
